@@ -1,0 +1,369 @@
+"""Asynchronous client of the Enphase Enlighten Systems API v4."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import aiohttp
+
+from .const import API_PREFIX, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, SYSTEMS_PAGE_SIZE, Endpoint
+from .errors import (
+    EnphaseConnectionError,
+    EnphaseRateLimited,
+    EnphaseResponseError,
+    error_from_response,
+    scrub,
+)
+from .models import (
+    BatteryMode,
+    BatterySettings,
+    BatteryTelemetry,
+    Devices,
+    EnergyField,
+    EnergyTelemetry,
+    Granularity,
+    GridStatus,
+    LatestTelemetry,
+    StormGuard,
+    Summary,
+    System,
+    SystemsPage,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+    from datetime import datetime
+
+    from .limiter import RequestLimiter
+
+_LOGGER = logging.getLogger(__name__)
+
+_MAX_SYSTEM_PAGES: Final = 1000
+_JSON = dict[str, Any]
+
+
+def _enabled(value: bool) -> str:  # noqa: FBT001
+    return "enabled" if value else "disabled"
+
+
+class EnphaseClient:
+    """Client of one Enphase developer application acting for one homeowner.
+
+    Every request sends `Authorization: Bearer <token>` (the token comes from
+    `token_getter`, awaited for each request so a refreshed token is used at
+    once) and the application's API key as the `key` query parameter.
+
+    Errors: `EnphaseConnectionError` (no answer, timeout), `EnphaseAuthError`
+    (token refused), `EnphaseApiKeyError` (key refused), `EnphasePlanError`
+    (endpoint outside the plan), `EnphaseRateLimited` (429), `EnphaseNotFound`
+    (404), `EnphaseUnprocessable` (422), `EnphaseServerError` (5xx),
+    `EnphaseResponseError` (an answer that cannot be understood). Exceptions
+    raised by `token_getter` or by the limiter propagate unchanged.
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        session: aiohttp.ClientSession,
+        token_getter: Callable[[], Awaitable[str]],
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
+        """Initialize the client.
+
+        Args:
+            session: the aiohttp session to send requests with (not closed here).
+            token_getter: returns a valid OAuth access token; called before each request.
+            api_key: the developer application's API key.
+            base_url: scheme and host of the API (a simulator in tests).
+            timeout: seconds allowed for each request, including reading the answer.
+            limiter: paces and counts requests (see `limiter.RequestLimiter`).
+        """
+        self._session = session
+        self._token_getter = token_getter
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._limiter = limiter
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _request(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        *,
+        method: str = "GET",
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, object] | None = None,
+    ) -> _JSON:
+        """Send one request and return its JSON object, or raise an EnphaseError."""
+        if self._limiter is not None:
+            await self._limiter.acquire(endpoint)
+        token = await self._token_getter()
+        secrets = (token, self._api_key)
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        query: dict[str, str | int] = {"key": self._api_key, **(params or {})}
+        try:
+            async with self._session.request(
+                method,
+                f"{self._base_url}{API_PREFIX}{path}",
+                params=query,
+                json=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                if self._limiter is not None:
+                    self._limiter.record(endpoint, status)
+                raw = await response.read()
+        except TimeoutError as err:
+            msg = f"Timeout waiting for Enphase ({endpoint})"
+            raise EnphaseConnectionError(msg) from err
+        except aiohttp.ClientError as err:
+            msg = scrub(f"Error talking to Enphase ({endpoint}): {type(err).__name__}", secrets)
+            detail = scrub(str(err), secrets)
+            raise EnphaseConnectionError(f"{msg}: {detail}" if detail else msg) from err
+
+        if not 200 <= status < 300:  # noqa: PLR2004
+            error = error_from_response(status, raw, endpoint=endpoint, secrets=secrets)
+            _LOGGER.debug("%s %s answered %s: %s", method, endpoint, status, error)
+            if isinstance(error, EnphaseRateLimited) and self._limiter is not None:
+                self._limiter.rate_limited(error)
+            raise error
+        try:
+            data = json.loads(raw)
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+            msg = f"Malformed JSON from Enphase ({endpoint})"
+            raise EnphaseResponseError(msg) from err
+        if not isinstance(data, dict):
+            msg = f"Expected a JSON object from Enphase ({endpoint})"
+            raise EnphaseResponseError(msg)
+        return data
+
+    async def _config(
+        self,
+        endpoint: Endpoint,
+        system_id: int,
+        name: str,
+        *,
+        method: str = "GET",
+        body: Mapping[str, object] | None = None,
+    ) -> _JSON:
+        """Request a `/systems/config/{id}/{name}` endpoint; fill in a missing system_id."""
+        data = await self._request(
+            endpoint, f"/systems/config/{int(system_id)}/{name}", method=method, body=body
+        )
+        if data.get("system_id") is None:
+            data["system_id"] = system_id
+        return data
+
+    @staticmethod
+    def _telemetry_params(
+        start_at: datetime | None, granularity: Granularity | str
+    ) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"granularity": Granularity(granularity).value}
+        if start_at is not None:
+            if start_at.tzinfo is None:
+                msg = "start_at must be a timezone-aware datetime"
+                raise ValueError(msg)
+            params["start_at"] = int(start_at.timestamp())
+        return params
+
+    async def _energy(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        value_key: EnergyField,
+        start_at: datetime | None,
+        granularity: Granularity | str,
+    ) -> EnergyTelemetry:
+        data = await self._request(
+            endpoint, path, params=self._telemetry_params(start_at, granularity)
+        )
+        return EnergyTelemetry.from_dict(data, value_key)
+
+    # ------------------------------------------------------------------ monitoring
+
+    async def async_get_systems(self) -> list[System]:
+        """Return every system of the account, following the pages (100 a page)."""
+        systems: dict[int, System] = {}
+        for page in range(1, _MAX_SYSTEM_PAGES + 1):
+            data = await self._request(
+                Endpoint.SYSTEMS, "/systems", params={"page": page, "size": SYSTEMS_PAGE_SIZE}
+            )
+            parsed = SystemsPage.from_dict(data)
+            before = len(systems)
+            for system in parsed.systems:
+                systems.setdefault(system.system_id, system)
+            if len(systems) == before:  # empty page, or the server repeats itself
+                break
+            if parsed.total is not None:
+                if len(systems) >= parsed.total:
+                    break
+            elif len(parsed.systems) < SYSTEMS_PAGE_SIZE:
+                break
+        return list(systems.values())
+
+    async def async_get_summary(self, system_id: int) -> Summary:
+        """Return the system's summary (power now, energy today and lifetime)."""
+        data = await self._request(Endpoint.SUMMARY, f"/systems/{int(system_id)}/summary")
+        return Summary.from_dict(data)
+
+    async def async_get_devices(self, system_id: int) -> Devices:
+        """Return the system's active devices."""
+        data = await self._request(Endpoint.DEVICES, f"/systems/{int(system_id)}/devices")
+        return Devices.from_dict(data)
+
+    async def async_get_latest_telemetry(self, system_id: int) -> LatestTelemetry:
+        """Return the last power readings of the meters and batteries."""
+        data = await self._request(
+            Endpoint.LATEST_TELEMETRY, f"/systems/{int(system_id)}/latest_telemetry"
+        )
+        return LatestTelemetry.from_dict(data)
+
+    async def async_get_production_telemetry(
+        self,
+        system_id: int,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> EnergyTelemetry:
+        """Return production meter intervals (`wh_del`) from start_at (default local midnight)."""
+        return await self._energy(
+            Endpoint.PRODUCTION_TELEMETRY,
+            f"/systems/{int(system_id)}/telemetry/production_meter",
+            EnergyField.PRODUCTION,
+            start_at,
+            granularity,
+        )
+
+    async def async_get_consumption_telemetry(
+        self,
+        system_id: int,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> EnergyTelemetry:
+        """Return consumption meter intervals (`enwh`)."""
+        return await self._energy(
+            Endpoint.CONSUMPTION_TELEMETRY,
+            f"/systems/{int(system_id)}/telemetry/consumption_meter",
+            EnergyField.CONSUMPTION,
+            start_at,
+            granularity,
+        )
+
+    async def async_get_import_telemetry(
+        self,
+        system_id: int,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> EnergyTelemetry:
+        """Return grid import intervals (`wh_imported`), flattened across local days."""
+        return await self._energy(
+            Endpoint.IMPORT_TELEMETRY,
+            f"/systems/{int(system_id)}/energy_import_telemetry",
+            EnergyField.IMPORT,
+            start_at,
+            granularity,
+        )
+
+    async def async_get_export_telemetry(
+        self,
+        system_id: int,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> EnergyTelemetry:
+        """Return grid export intervals (`wh_exported`), flattened across local days."""
+        return await self._energy(
+            Endpoint.EXPORT_TELEMETRY,
+            f"/systems/{int(system_id)}/energy_export_telemetry",
+            EnergyField.EXPORT,
+            start_at,
+            granularity,
+        )
+
+    async def async_get_battery_telemetry(
+        self,
+        system_id: int,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> BatteryTelemetry:
+        """Return battery charge/discharge/state-of-charge intervals."""
+        data = await self._request(
+            Endpoint.BATTERY_TELEMETRY,
+            f"/systems/{int(system_id)}/telemetry/battery",
+            params=self._telemetry_params(start_at, granularity),
+        )
+        return BatteryTelemetry.from_dict(data)
+
+    # ------------------------------------------------------------------ configuration
+
+    async def async_get_battery_settings(self, system_id: int) -> BatterySettings:
+        """Return the battery settings (Megawatt plan and above)."""
+        data = await self._config(Endpoint.BATTERY_SETTINGS, system_id, "battery_settings")
+        return BatterySettings.from_dict(data)
+
+    async def async_set_battery_settings(
+        self,
+        system_id: int,
+        *,
+        mode: BatteryMode | None = None,
+        reserve_soc: int | None = None,
+        energy_independence: bool | None = None,
+    ) -> BatterySettings:
+        """Change the given battery settings and return the settings Enphase echoes.
+
+        Only the given fields are sent. The gateway applies them later (a minute
+        or more): the echo is what Enphase accepted, not yet what the battery does.
+
+        Raises:
+            ValueError: no setting given, or reserve_soc outside 0-100.
+        """
+        body: dict[str, object] = {}
+        if mode is not None:
+            body["battery_mode"] = BatteryMode(mode).api_value
+        if reserve_soc is not None:
+            if not 0 <= reserve_soc <= 100:  # noqa: PLR2004
+                msg = "reserve_soc must be between 0 and 100"
+                raise ValueError(msg)
+            body["reserve_soc"] = int(reserve_soc)
+        if energy_independence is not None:
+            body["energy_independence"] = _enabled(energy_independence)
+        if not body:
+            msg = "At least one battery setting must be given"
+            raise ValueError(msg)
+        data = await self._config(
+            Endpoint.SET_BATTERY_SETTINGS, system_id, "battery_settings", method="PUT", body=body
+        )
+        return BatterySettings.from_dict(data)
+
+    async def async_get_storm_guard(self, system_id: int) -> StormGuard:
+        """Return the storm guard setting (Megawatt plan and above)."""
+        data = await self._config(Endpoint.STORM_GUARD, system_id, "storm_guard")
+        return StormGuard.from_dict(data)
+
+    async def async_set_storm_guard(self, system_id: int, *, enabled: bool) -> StormGuard:
+        """Enable or disable storm guard and return the setting Enphase echoes."""
+        data = await self._config(
+            Endpoint.SET_STORM_GUARD,
+            system_id,
+            "storm_guard",
+            method="PUT",
+            body={"storm_guard_status": _enabled(enabled)},
+        )
+        return StormGuard.from_dict(data)
+
+    async def async_get_grid_status(self, system_id: int) -> GridStatus:
+        """Return whether the site is on grid (Megawatt plan and above)."""
+        data = await self._config(Endpoint.GRID_STATUS, system_id, "grid_status")
+        return GridStatus.from_dict(data)

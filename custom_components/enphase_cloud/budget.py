@@ -1,0 +1,419 @@
+"""Request budget of one Enphase API key: plan limits, the month's count, polling cadence.
+
+Enphase counts calls per API key (per developer application) across every
+system and every config entry using that key, so one `ApiBudget` per key is
+shared through `hass.data`. It refuses calls itself instead of letting Enphase
+answer 429: on the free plan a single call is 0.1 % of the month.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+import hashlib
+import math
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, TypedDict
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .api.errors import PERIOD_MINUTE, PERIOD_MONTH, EnphaseRateLimited
+from .const import DOMAIN, LOGGER
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Mapping
+
+
+class Plan(StrEnum):
+    """Enphase developer plan of an API key."""
+
+    WATT = "watt"
+    KILOWATT = "kilowatt"
+    MEGAWATT = "megawatt"
+    PARTNER = "partner"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanLimits:
+    """Request limits of a plan, and whether it includes the System Configuration API."""
+
+    per_minute: int
+    per_month: int
+    system_configuration: bool
+
+
+PLAN_LIMITS: Final[Mapping[Plan, PlanLimits]] = MappingProxyType(
+    {
+        Plan.WATT: PlanLimits(per_minute=10, per_month=1_000, system_configuration=False),
+        Plan.KILOWATT: PlanLimits(per_minute=50, per_month=50_000, system_configuration=False),
+        Plan.MEGAWATT: PlanLimits(per_minute=100, per_month=300_000, system_configuration=True),
+        Plan.PARTNER: PlanLimits(per_minute=300, per_month=1_500_000, system_configuration=True),
+    }
+)
+
+DATA_BUDGETS: Final[HassKey[dict[str, ApiBudget]]] = HassKey(f"{DOMAIN}_budgets")
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 5.0
+"""Seconds: a crash loses at most this much counting, HA's stop writes the rest."""
+ISSUE_QUOTA_EXHAUSTED: Final = "quota_exhausted"
+
+_WINDOW: Final = timedelta(seconds=60)
+_SLOT: Final = timedelta(minutes=15)
+"""Enphase's interval length: polling more often than this brings nothing new."""
+_MAX_BULK_SLOTS: Final = 96
+"""24 hours: one `week` request per stream per day still gives every interval."""
+
+
+class _StoredBudget(TypedDict):
+    month: str
+    used: int
+    responses: dict[str, dict[str, int]]
+    recent: list[float]
+    blocked_until: str | None
+    block_period: str | None
+
+
+def key_id(api_key: str) -> str:
+    """Return a short, non-reversible id of an API key, safe to store and log."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
+def _month_key(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m")
+
+
+def _month_end(now: datetime) -> datetime:
+    """Return the first instant of the UTC month after `now`'s."""
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def _local_text(when: datetime) -> str:
+    return dt_util.as_local(when).strftime("%Y-%m-%d %H:%M %Z")
+
+
+class ApiBudget:
+    """Quota of one API key, shared by every config entry using the key.
+
+    Implements the API client's `RequestLimiter` protocol: `acquire` before each
+    call, `record` after each answer, `rate_limited` after a 429.
+    """
+
+    def __init__(self, hass: HomeAssistant, key_id: str, plan: Plan) -> None:
+        """Initialize an empty budget; `async_load` restores the stored month."""
+        self._hass = hass
+        self.key_id = key_id
+        self._plan = Plan(plan)
+        self._store: Store[_StoredBudget] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.budget.{key_id}"
+        )
+        self._load_task: asyncio.Task[None] | None = None
+        self._month = _month_key(dt_util.utcnow())
+        self._used = 0
+        self._responses: dict[str, dict[str, int]] = {}
+        self._recent: deque[datetime] = deque()
+        self._blocked_until: datetime | None = None
+        self._block_period: str | None = None
+        self._issue_open = False
+
+    @property
+    def plan(self) -> Plan:
+        """Return the plan the limits come from."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: Plan) -> None:
+        """Change the plan (the user changed it at Enphase, then in the options)."""
+        plan = Plan(plan)  # options may hand over the plain string
+        if plan is self._plan:
+            return
+        bigger = PLAN_LIMITS[plan].per_month > PLAN_LIMITS[self._plan].per_month
+        self._plan = plan
+        # An upgrade is how the user answers the quota repair issue: try again now.
+        # Should Enphase still refuse, its next 429 blocks again.
+        if bigger and self._block_period == PERIOD_MONTH:
+            self._blocked_until = self._block_period = None
+            self._schedule_save()
+
+    @property
+    def limits(self) -> PlanLimits:
+        """Return the current plan's limits."""
+        return PLAN_LIMITS[self._plan]
+
+    @property
+    def _issue_id(self) -> str:
+        return f"{ISSUE_QUOTA_EXHAUSTED}_{self.key_id}"
+
+    async def async_load(self) -> None:
+        """Restore the month's count and any block; runs once, later callers wait for it."""
+        if self._load_task is None:
+            self._load_task = self._hass.async_create_task(
+                self._async_load(), f"{DOMAIN} budget load"
+            )
+        await self._load_task
+
+    async def _async_load(self) -> None:
+        stored = await self._store.async_load()
+        if stored is None:
+            return
+        now = dt_util.utcnow()
+        if stored["month"] == _month_key(now):
+            self._used = stored["used"]
+            self._responses = stored["responses"]
+        self._recent = deque(sorted(datetime.fromtimestamp(ts, UTC) for ts in stored["recent"]))
+        until = dt_util.parse_datetime(stored["blocked_until"] or "")
+        if until is not None and until > now:
+            self._blocked_until = until
+            self._block_period = stored["block_period"]
+        # Repair issues that are not persistent do not survive a restart.
+        if self._block_period == PERIOD_MONTH and self._blocked_until is not None:
+            self._open_issue(self._blocked_until)
+        elif self._used >= self.limits.per_month:
+            self._open_issue(_month_end(now))
+
+    async def acquire(self, endpoint: str) -> None:
+        """Reserve one call to `endpoint`, or raise `EnphaseRateLimited` without calling.
+
+        Never sleeps: the caller defers. The minute window is rolling, which is
+        stricter than a calendar minute, so it holds whichever one Enphase uses.
+        """
+        now = dt_util.utcnow()
+        self._roll_over(now)
+        limits = self.limits
+        if (until := self._active_block(now)) is not None:
+            raise self._refusal(self._block_period or PERIOD_MINUTE, until, None)
+        if self._used >= limits.per_month:
+            retry_at = _month_end(now)
+            if not self._issue_open:
+                self._open_issue(retry_at)
+            raise self._refusal(PERIOD_MONTH, retry_at, limits.per_month)
+        window = self._window(now)
+        if len(window) >= limits.per_minute:
+            # The call becomes possible when enough of the oldest calls leave the window.
+            retry_at = window[len(window) - limits.per_minute] + _WINDOW
+            raise self._refusal(PERIOD_MINUTE, retry_at, limits.per_minute)
+        self._used += 1
+        window.append(now)
+        if self._issue_open:
+            self._issue_open = False
+            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id)
+            LOGGER.info("Enphase API quota available again; polling resumes (%s)", endpoint)
+        self._schedule_save()
+
+    @callback
+    def record(self, endpoint: str, status: int) -> None:
+        """Count an answer per endpoint and status, for diagnostics."""
+        self._roll_over(dt_util.utcnow())
+        counts = self._responses.setdefault(endpoint, {})
+        counts[str(status)] = counts.get(str(status), 0) + 1
+        self._schedule_save()
+
+    @callback
+    def rate_limited(self, error: EnphaseRateLimited) -> None:
+        """Block every call until `error.retry_at`; a month period also raises a repair issue."""
+        self._roll_over(dt_util.utcnow())
+        if self._blocked_until is None or error.retry_at > self._blocked_until:
+            self._blocked_until = error.retry_at
+            self._block_period = error.period
+        if error.period == PERIOD_MONTH:
+            # Another app may share the key: Enphase's count wins over ours.
+            self._block_period = PERIOD_MONTH
+            self._open_issue(self._blocked_until)
+        else:
+            LOGGER.info(
+                "Enphase refused a call (limit per %s); next call at %s",
+                error.period,
+                self._blocked_until.isoformat(),
+            )
+        self._schedule_save()
+
+    @property
+    def used_this_month(self) -> int:
+        """Return the calls made in the current UTC month."""
+        return self._used if self._month == _month_key(dt_util.utcnow()) else 0
+
+    @property
+    def remaining_this_month(self) -> int:
+        """Return the calls left this month: none while Enphase's month block holds."""
+        if self._block_period == PERIOD_MONTH and self.blocked_until is not None:
+            return 0
+        return max(0, self.limits.per_month - self.used_this_month)
+
+    @property
+    def blocked_until(self) -> datetime | None:
+        """Return when a block after a 429 ends, or None when there is none."""
+        until = self._blocked_until
+        return until if until is not None and until > dt_util.utcnow() else None
+
+    def calls_available_now(self) -> int:
+        """Return how many calls `acquire` would allow right now."""
+        if self.blocked_until is not None:
+            return 0
+        minute = self.limits.per_minute - len(self._window(dt_util.utcnow()))
+        return max(0, min(minute, self.remaining_this_month))
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Return the budget's state; holds the key's hash id, never the key."""
+        self._roll_over(dt_util.utcnow())
+        blocked = self.blocked_until
+        return {
+            "key_id": self.key_id,
+            "plan": self._plan.value,
+            "per_minute": self.limits.per_minute,
+            "per_month": self.limits.per_month,
+            "month": self._month,
+            "used_this_month": self.used_this_month,
+            "remaining_this_month": self.remaining_this_month,
+            "calls_available_now": self.calls_available_now(),
+            "blocked_until": blocked.isoformat() if blocked else None,
+            "block_period": self._block_period if blocked else None,
+            "responses": {endpoint: dict(counts) for endpoint, counts in self._responses.items()},
+        }
+
+    def _roll_over(self, now: datetime) -> None:
+        if (month := _month_key(now)) != self._month:
+            self._month = month
+            self._used = 0
+            self._responses = {}
+            self._schedule_save()
+
+    def _active_block(self, now: datetime) -> datetime | None:
+        if self._blocked_until is None:
+            return None
+        if now < self._blocked_until:
+            return self._blocked_until
+        self._blocked_until = self._block_period = None
+        self._schedule_save()
+        return None
+
+    def _window(self, now: datetime) -> deque[datetime]:
+        start = now - _WINDOW
+        while self._recent and self._recent[0] <= start:
+            self._recent.popleft()
+        return self._recent
+
+    def _refusal(self, period: str, retry_at: datetime, limit: int | None) -> EnphaseRateLimited:
+        return EnphaseRateLimited(
+            f"Request budget of the Enphase {self._plan.value} plan used up for this "
+            f"{period}; next call at {retry_at.isoformat()}",
+            period=period,
+            retry_at=retry_at,
+            limit=limit,
+        )
+
+    def _open_issue(self, resume_at: datetime) -> None:
+        if not self._issue_open:
+            LOGGER.warning(
+                "Monthly Enphase API quota of the %s plan is used up; polling resumes at %s",
+                self._plan.value,
+                resume_at.isoformat(),
+            )
+        self._issue_open = True
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_QUOTA_EXHAUSTED,
+            translation_placeholders={
+                "plan": self._plan.value.capitalize(),
+                "resume_at": _local_text(resume_at),
+            },
+        )
+
+    def _schedule_save(self) -> None:
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    def _data_to_save(self) -> _StoredBudget:
+        return {
+            "month": self._month,
+            "used": self._used,
+            "responses": self._responses,
+            "recent": [moment.timestamp() for moment in self._recent],
+            "blocked_until": self._blocked_until.isoformat() if self._blocked_until else None,
+            "block_period": self._block_period,
+        }
+
+
+async def async_get_budget(hass: HomeAssistant, api_key: str, plan: Plan) -> ApiBudget:
+    """Return the loaded budget of `api_key`, shared by every entry using it.
+
+    The latest caller's plan wins: entries of one key all describe the same plan.
+    """
+    budgets = hass.data.setdefault(DATA_BUDGETS, {})
+    ident = key_id(api_key)
+    if (budget := budgets.get(ident)) is None:
+        budget = budgets[ident] = ApiBudget(hass, ident, plan)
+    else:
+        budget.plan = plan
+    await budget.async_load()
+    return budget
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cadence:
+    """How often to run the fast rounds (battery, power) and the bulk rounds (energy)."""
+
+    fast: timedelta
+    bulk: timedelta
+
+
+def _rounds(seconds: int, slots: int) -> int:
+    """Return the rounds every `slots` quarter hours take in `seconds`, the first one now."""
+    return -(-seconds // (slots * int(_SLOT.total_seconds())))
+
+
+def _fewest_slots(budget: int, calls: int, seconds: int) -> int | None:
+    """Return the shortest cadence, in quarter hours, whose rounds fit in `budget` calls."""
+    if calls == 0:
+        return 1 if budget >= 0 else None
+    rounds = budget // calls
+    if rounds < 1:
+        return None
+    return max(1, -(-seconds // (rounds * int(_SLOT.total_seconds()))))
+
+
+def plan_cadence(  # noqa: PLR0913 - all keyword-only, named by the coordinator
+    *,
+    limits: PlanLimits,
+    used_this_month: int,
+    now: datetime,
+    fast_calls: int,
+    bulk_calls: int,
+    target_share: float = 0.95,
+) -> Cadence:
+    """Return the cadences that keep the UTC month under `target_share` of its quota.
+
+    `fast_calls` and `bulk_calls` are the calls one round of each needs for every
+    system on the key. Both cadences are whole quarter hours. The fast round is
+    kept short first: the bulk one stretches up to a day, then the fast one, and
+    then both. With nothing left, both wait for the month to end. Meant to be
+    recomputed every poll so it follows the month's actual use.
+    """
+    seconds = math.ceil((_month_end(now) - now).total_seconds())
+    to_month_end = _rounds(seconds, 1)
+    allowance = math.floor(target_share * limits.per_month) - used_this_month
+    max_bulk = min(_MAX_BULK_SLOTS, to_month_end)
+
+    def cadence(fast: int, bulk: int) -> Cadence:
+        return Cadence(fast=_SLOT * fast, bulk=_SLOT * bulk)
+
+    bulk = _fewest_slots(allowance - fast_calls * _rounds(seconds, 1), bulk_calls, seconds)
+    if bulk is not None and bulk <= max_bulk:
+        return cadence(1, bulk)
+    fast = _fewest_slots(allowance - bulk_calls * _rounds(seconds, max_bulk), fast_calls, seconds)
+    if fast is not None and fast <= max_bulk:
+        return cadence(fast, max_bulk)
+    # Past this point both exceed a day, so stretching them together keeps them ordered.
+    both = _fewest_slots(allowance, fast_calls + bulk_calls, seconds)
+    if both is not None:
+        return cadence(both, both)
+    return cadence(to_month_end, to_month_end)

@@ -1,0 +1,297 @@
+"""Config flow: application credentials, API key, Enphase OAuth, reauth, reconfigure, options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import logging
+from typing import Any, override
+
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    ConfigEntry,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.const import CONF_API_KEY, CONF_TOKEN
+from homeassistant.core import callback
+from homeassistant.helpers import config_entry_oauth2_flow
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+
+from .api import (
+    EnphaseApiKeyError,
+    EnphaseAuthError,
+    EnphaseClient,
+    EnphaseError,
+    EnphaseRateLimited,
+    System,
+)
+from .budget import Plan, async_get_budget
+from .const import (
+    CONF_HISTORY_DAYS,
+    CONF_PLAN,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_PLAN,
+    DEVELOPER_PORTAL_URL,
+    DOMAIN,
+    LOGGER,
+    MAX_HISTORY_DAYS,
+    PLANS,
+    base_url,
+)
+
+
+def _plan_selector() -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(PLANS), translation_key="plan", mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def _api_key_schema(api_key: str = "", plan: str = DEFAULT_PLAN) -> probatio.Schema:
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_API_KEY, default=api_key): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.PASSWORD)
+            ),
+            probatio.Required(CONF_PLAN, default=plan): _plan_selector(),
+        }
+    )
+
+
+async def _async_validate(client: EnphaseClient) -> tuple[list[System], str | None]:
+    """List the account's systems with a real call; return them and an error key."""
+    try:
+        systems = await client.async_get_systems()
+    except EnphaseApiKeyError as err:
+        return [], "api_key_mismatch" if err.mismatch else "invalid_api_key"
+    except EnphaseAuthError:
+        return [], "invalid_auth"
+    except EnphaseRateLimited:
+        return [], "rate_limited"
+    except EnphaseError:
+        LOGGER.debug("Enphase could not be reached while validating the API key", exc_info=True)
+        return [], "cannot_connect"
+    if not systems:
+        return [], "no_systems"
+    return systems, None
+
+
+def _title(systems: list[System]) -> str:
+    """Name the entry after the account's first system (the token carries no e-mail)."""
+    first = systems[0].name
+    return first if len(systems) == 1 else f"{first} (+{len(systems) - 1})"
+
+
+class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, domain=DOMAIN):
+    """Add an Enphase account: credentials, API key, then the Enphase login."""
+
+    DOMAIN = DOMAIN
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Initialise the flow."""
+        super().__init__()
+        self._api_key: str | None = None
+        self._plan: str = DEFAULT_PLAN
+        self._oauth_data: dict[str, Any] | None = None
+
+    @property
+    @override
+    def logger(self) -> logging.Logger:
+        """Return the logger the OAuth helper writes to."""
+        return LOGGER
+
+    @override
+    async def async_step_auth(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the API key once the credentials are chosen, before the Enphase login."""
+        if user_input is None and self._api_key is None:
+            return await self.async_step_api_key()
+        return await super().async_step_auth(user_input)
+
+    async def async_step_api_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Enter the API key of the Enphase developer app and its plan."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._api_key = user_input[CONF_API_KEY].strip()
+            self._plan = user_input[CONF_PLAN]
+            if self._oauth_data is None:
+                return await self.async_step_auth()
+            # The login already happened and the key was rejected: validate the new one.
+            result = await self._async_finish(self._oauth_data)
+            if not isinstance(result, str):
+                return result
+            errors = {"base": result}
+        return self.async_show_form(
+            step_id="api_key",
+            data_schema=_api_key_schema(self._api_key or "", self._plan),
+            errors=errors,
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    @override
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Validate the API key with the new token and create or update the entry."""
+        uid = data[CONF_TOKEN].get("enl_uid")
+        if not uid:
+            return self.async_abort(reason="oauth_error")
+        await self.async_set_unique_id(str(uid))
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            entry = self._get_reauth_entry()
+            return self.async_update_reload_and_abort(
+                entry, data_updates={CONF_TOKEN: data[CONF_TOKEN], CONF_API_KEY: self._api_key}
+            )
+        self._abort_if_unique_id_configured()
+        self._oauth_data = data
+        result = await self._async_finish(data)
+        if not isinstance(result, str):
+            return result
+        return self.async_show_form(
+            step_id="api_key",
+            data_schema=_api_key_schema(self._api_key or "", self._plan),
+            errors={"base": result},
+            description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
+        )
+
+    async def _async_finish(self, data: dict[str, Any]) -> ConfigFlowResult | str:
+        """Create the entry, or return the form error to show with the API key step."""
+        token: str = data[CONF_TOKEN]["access_token"]
+
+        async def _token() -> str:
+            return token
+
+        client = EnphaseClient(
+            async_get_clientsession(self.hass),
+            _token,
+            self._api_key or "",
+            base_url=base_url(),
+            limiter=await async_get_budget(self.hass, self._api_key or "", Plan(self._plan)),
+        )
+        systems, error = await _async_validate(client)
+        if error == "no_systems":
+            return self.async_abort(reason="no_systems")
+        if error is not None:
+            return error
+        return self.async_create_entry(
+            title=_title(systems),
+            data={**data, CONF_API_KEY: self._api_key},
+            options={CONF_PLAN: self._plan, CONF_HISTORY_DAYS: DEFAULT_HISTORY_DAYS},
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start a new Enphase login when the refresh token expired or was revoked."""
+        self._api_key = entry_data[CONF_API_KEY]
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Explain the new login; the API key can be corrected here too."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="reauth_confirm",
+                data_schema=probatio.Schema(
+                    {
+                        probatio.Required(CONF_API_KEY, default=self._api_key or ""): TextSelector(
+                            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                        )
+                    }
+                ),
+            )
+        self._api_key = user_input[CONF_API_KEY].strip()
+        return await self.async_step_user()
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the API key and the plan of an existing entry."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
+                self.hass, entry
+            )
+            session = config_entry_oauth2_flow.OAuth2Session(self.hass, entry, implementation)
+
+            async def _token() -> str:
+                await session.async_ensure_token_valid()
+                return str(session.token["access_token"])
+
+            api_key = user_input[CONF_API_KEY].strip()
+            client = EnphaseClient(
+                async_get_clientsession(self.hass),
+                _token,
+                api_key,
+                base_url=base_url(),
+                # The flow's calls count against the key's quota like every other call.
+                limiter=await async_get_budget(self.hass, api_key, Plan(user_input[CONF_PLAN])),
+            )
+            _systems, error = await _async_validate(client)
+            if error is None:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={CONF_API_KEY: user_input[CONF_API_KEY].strip()},
+                    options={**entry.options, CONF_PLAN: user_input[CONF_PLAN]},
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_api_key_schema(
+                entry.data[CONF_API_KEY], entry.options.get(CONF_PLAN, DEFAULT_PLAN)
+            ),
+            errors=errors,
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlowHandler:
+        """Return the options flow."""
+        return OptionsFlowHandler()
+
+
+class OptionsFlowHandler(OptionsFlowWithReload):
+    """The developer app's plan (it sets the polling budget) and the history to import."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and store the options."""
+        if user_input is not None:
+            user_input[CONF_HISTORY_DAYS] = int(user_input[CONF_HISTORY_DAYS])
+            return self.async_create_entry(data={**self.config_entry.options, **user_input})
+        options = self.config_entry.options
+        return self.async_show_form(
+            step_id="init",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_PLAN, default=options.get(CONF_PLAN, DEFAULT_PLAN)
+                    ): _plan_selector(),
+                    probatio.Required(
+                        CONF_HISTORY_DAYS,
+                        default=options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=1,
+                            max=MAX_HISTORY_DAYS,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="d",
+                        )
+                    ),
+                }
+            ),
+        )

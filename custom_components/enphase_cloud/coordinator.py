@@ -1,0 +1,360 @@
+"""One coordinator per Enphase account: quota-aware polls, snapshots, statistics catch-up.
+
+Each poll decides what is due. The *fast* tier reads battery telemetry (state of
+charge, battery energy); the *bulk* tier reads the systems list (one call tells
+which systems uploaded anything new), then summary, latest telemetry and the
+energy streams of the systems that did. The budget sets both cadences so the
+month stays under the plan's quota, and polls land a few minutes after the
+quarter hours, when gateways have uploaded. Statistics history is caught up a few
+calls per poll, so setup and the first refresh are never held up by it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    BatterySettings,
+    EnphaseAuthError,
+    EnphaseClient,
+    EnphaseError,
+    EnphasePlanError,
+    EnphaseRateLimited,
+    EnphaseUnprocessable,
+    Granularity,
+    StormGuard,
+    System,
+)
+from .api.errors import PERIOD_MINUTE
+from .budget import PLAN_LIMITS, ApiBudget, Cadence, plan_cadence
+from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
+from .data import AccountSnapshot, BatteryLevel, SystemSnapshot
+from .devices import async_register_devices, async_remove_devices
+from .statistics import StatisticsImporter
+from .sync import BATTERY, CONSUMPTION, GRID_EXPORT, GRID_IMPORT, PRODUCTION, TelemetrySync
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from .data import EnphaseCloudConfigEntry
+
+QUARTER = timedelta(minutes=15)
+# Battery settings, storm guard and grid status, read in each bulk round where permitted.
+CONFIG_READS = ("battery_settings", "storm_guard", "grid_status")
+# Gateways upload a few minutes after each quarter hour; polling then finds the new interval.
+REPORTING_LAG = timedelta(minutes=5)
+# Calls kept back from history catch-up for the user's own actions within a minute.
+RESERVED_CALLS = 2
+# History import stops for the month once this share of the quota is used, so the
+# regular polls keep what they need (a long horizon on the free plan takes months).
+HISTORY_MONTH_SHARE = 0.25
+BACKLOG_RETRY = timedelta(minutes=1)
+FIRST_POLL_DELAY = timedelta(seconds=30)
+
+
+def next_aligned(after: datetime) -> datetime:
+    """Return the first quarter hour + reporting lag at or after `after`."""
+    base = after.replace(minute=0, second=0, microsecond=0)
+    candidate = base + REPORTING_LAG
+    while candidate < after:
+        candidate += QUARTER
+    return candidate
+
+
+class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
+    """Polls one Enphase account within its plan and imports its statistics."""
+
+    config_entry: EnphaseCloudConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        config_entry: EnphaseCloudConfigEntry,
+        client: EnphaseClient,
+        budget: ApiBudget,
+    ) -> None:
+        """Create the coordinator; the first refresh lists the systems."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=config_entry,
+            name=DOMAIN,
+            update_interval=QUARTER,
+        )
+        self.client = client
+        self.budget = budget
+        self._horizon = timedelta(
+            days=int(config_entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
+        )
+        self._systems: dict[int, SystemSnapshot] = {}
+        self._syncs: dict[int, list[TelemetrySync]] = {}
+        self._next_fast: datetime | None = None
+        self._next_bulk: datetime | None = None
+        self._history_in_progress = False
+        self._first_poll_done = False
+
+    async def _async_setup(self) -> None:
+        """Check the token and list the account's systems before the first poll."""
+        try:
+            systems = await self.client.async_get_systems()
+            for system in systems:
+                await self._async_add_system(system)
+        except EnphaseAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except EnphaseError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._next_bulk = dt_util.utcnow()
+
+    async def _async_add_system(self, system: System) -> None:
+        devices = await self.client.async_get_devices(system.system_id)
+        snapshot = SystemSnapshot(system=system, devices=devices)
+        if devices.has_battery:
+            snapshot = await self._async_probe_control(snapshot)
+        self._systems[system.system_id] = snapshot
+        async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
+        importer = StatisticsImporter(self.hass, system.system_id, system.name)
+        sources = [PRODUCTION]
+        if devices.has_consumption_meter:
+            sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
+        if devices.has_battery:
+            sources.append(BATTERY)
+        self._syncs[system.system_id] = [
+            TelemetrySync(
+                self.client, importer, source, system_id=system.system_id, horizon=self._horizon
+            )
+            for source in sources
+        ]
+
+    async def _async_probe_control(self, snapshot: SystemSnapshot) -> SystemSnapshot:
+        """Find out once whether the plan permits battery control (one call)."""
+        now = dt_util.utcnow()
+        try:
+            settings = await self.client.async_get_battery_settings(snapshot.system_id)
+        except EnphasePlanError:
+            LOGGER.info(
+                "The Enphase plan does not permit battery control of system %s", snapshot.system_id
+            )
+            return snapshot
+        except EnphaseUnprocessable:
+            # Enphase lists a battery but has no settings for it ("no encharges").
+            return snapshot
+        return replace(
+            snapshot, control_permitted=True, battery_settings=settings, config_fetched_at=now
+        )
+
+    def _cadence_calls(self) -> tuple[int, int]:
+        """Return the calls one fast round and one bulk round cost for this account."""
+        fast = sum(1 for s in self._systems.values() if s.has_battery)
+        bulk = 1 + sum(
+            2
+            + len(self._syncs[sid])
+            - (1 if s.has_battery else 0)
+            + (len(CONFIG_READS) if s.control_permitted else 0)
+            for sid, s in self._systems.items()
+        )
+        return fast, bulk
+
+    def _cadence(self, now: datetime) -> Cadence:
+        fast, bulk = self._cadence_calls()
+        return plan_cadence(
+            limits=PLAN_LIMITS[self.budget.plan],
+            used_this_month=self.budget.used_this_month,
+            now=now,
+            fast_calls=fast,
+            bulk_calls=bulk,
+        )
+
+    async def _async_update_data(self) -> AccountSnapshot:
+        """Run whatever is due now, within the budget."""
+        now = dt_util.utcnow()
+        retry_at: datetime | None = None
+        try:
+            await self._async_poll(now)
+        except EnphaseAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except EnphaseRateLimited as err:
+            # A minute's limit only delays the rest of the first poll: the systems are
+            # known, so setup goes on and the entities fill in a minute later.
+            if not self._first_poll_done and err.period != PERIOD_MINUTE:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="rate_limited",
+                    translation_placeholders={
+                        "retry_at": dt_util.as_local(err.retry_at).isoformat()
+                    },
+                    retry_after=max(1.0, (err.retry_at - now).total_seconds()),
+                ) from err
+            # Keep what we have; try again once the plan allows it.
+            retry_at = err.retry_at
+        except EnphaseError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._first_poll_done = True
+        return self._snapshot(now, retry_at)
+
+    def _snapshot(self, now: datetime, retry_at: datetime | None) -> AccountSnapshot:
+        candidates = [moment for moment in (self._next_fast, self._next_bulk) if moment is not None]
+        next_poll = min(candidates) if candidates else now + QUARTER
+        if self._history_in_progress:
+            next_poll = min(next_poll, now + BACKLOG_RETRY)
+        if retry_at is not None:
+            next_poll = max(retry_at, now + timedelta(seconds=1))
+        self.update_interval = max(next_poll - now, timedelta(seconds=1))
+        cadence = self._cadence(now)
+        return AccountSnapshot(
+            systems=dict(self._systems),
+            next_poll=next_poll,
+            history_in_progress=self._history_in_progress,
+            # One missed poll never blanks a sensor; a dead link or an empty quota does.
+            stale_after=2 * max(cadence.fast, cadence.bulk) + timedelta(hours=1),
+        )
+
+    async def _async_poll(self, now: datetime) -> None:
+        cadence = self._cadence(now)
+        bulk_due = self._next_bulk is None or now >= self._next_bulk
+        fast_due = bulk_due or self._next_fast is None or now >= self._next_fast
+        if bulk_due:
+            await self._async_bulk(now)
+            self._next_bulk = next_aligned(now + cadence.bulk - REPORTING_LAG)
+        if fast_due:
+            await self._async_fast(now)
+            self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+        await self._async_history(now)
+
+    async def _async_bulk(self, now: datetime) -> None:
+        """Refresh the systems list, then the systems that uploaded something new."""
+        systems = {system.system_id: system for system in await self.client.async_get_systems()}
+        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
+        for system_id in list(self._systems):
+            if system_id not in systems:
+                self._remove_system(system_id)
+        for system_id, system in systems.items():
+            if system_id not in self._systems:
+                await self._async_add_system(system)
+            snapshot = self._systems[system_id]
+            news = (
+                snapshot.summary is None
+                or system.last_report_at is None
+                or snapshot.system.last_report_at != system.last_report_at
+            )
+            snapshot = replace(snapshot, system=system)
+            self._systems[system_id] = snapshot
+            if snapshot.control_permitted:
+                await self._async_read_config(system_id, now)
+            if not news:
+                continue
+            summary = await self.client.async_get_summary(system_id)
+            telemetry = await self.client.async_get_latest_telemetry(system_id)
+            self._systems[system_id] = replace(
+                self._systems[system_id], summary=summary, telemetry=telemetry, live_fetched_at=now
+            )
+            for sync in self._syncs[system_id]:
+                sync.idle = False
+                # The fast round and the user's actions come first; what does not fit
+                # this minute is picked up by the history catch-up a minute later.
+                if (
+                    sync.source is not BATTERY
+                    and self.budget.calls_available_now() > keep_back
+                    and await sync.async_behind(now) <= timedelta(days=7)
+                ):
+                    await sync.async_catch_up(now, max_calls=1)
+
+    async def _async_read_config(self, system_id: int, now: datetime) -> None:
+        """Read the battery settings, storm guard and grid status of a permitted system."""
+        settings = await self.client.async_get_battery_settings(system_id)
+        storm_guard = await self.client.async_get_storm_guard(system_id)
+        grid_status = await self.client.async_get_grid_status(system_id)
+        self._systems[system_id] = replace(
+            self._systems[system_id],
+            battery_settings=settings,
+            storm_guard=storm_guard,
+            grid_status=grid_status,
+            config_fetched_at=now,
+        )
+
+    def async_set_config(
+        self,
+        system_id: int,
+        *,
+        battery_settings: BatterySettings | None = None,
+        storm_guard: StormGuard | None = None,
+    ) -> None:
+        """Publish settings a control or command has just written, without a poll."""
+        if system_id not in self._systems:
+            return
+        snapshot = self._systems[system_id]
+        self._systems[system_id] = replace(
+            snapshot,
+            battery_settings=battery_settings or snapshot.battery_settings,
+            storm_guard=storm_guard or snapshot.storm_guard,
+            config_fetched_at=dt_util.utcnow(),
+        )
+        self.async_set_updated_data(replace(self.data, systems=dict(self._systems)))
+
+    async def _async_fast(self, now: datetime) -> None:
+        """Read battery telemetry: state of charge now, battery energy into statistics."""
+        for system_id, snapshot in self._systems.items():
+            if not snapshot.has_battery:
+                continue
+            sync = next(s for s in self._syncs[system_id] if s.source is BATTERY)
+            level: BatteryLevel | None = None
+            if await sync.async_behind(now) <= timedelta(days=1):
+                level = (await sync.async_catch_up(now, max_calls=1)).battery_level
+            else:
+                # History still being imported: today's window gives the current level.
+                today = await self.client.async_get_battery_telemetry(
+                    system_id, granularity=Granularity.DAY
+                )
+                socs = [i for i in today.intervals if i.soc_percent is not None]
+                if socs:
+                    level = BatteryLevel(
+                        percent=socs[-1].soc_percent or 0, measured_at=socs[-1].end_at
+                    )
+            self._systems[system_id] = replace(
+                self._systems[system_id],
+                battery_level=level or snapshot.battery_level,
+                battery_fetched_at=now,
+            )
+
+    async def _async_history(self, now: datetime) -> None:
+        """Import older intervals with the calls left this minute, a few per poll."""
+        if not self._first_poll_done:
+            # Setup's first refresh shows current data at once; history follows.
+            self._history_in_progress = True
+            return
+        behind = False
+        month_cap = HISTORY_MONTH_SHARE * PLAN_LIMITS[self.budget.plan].per_month
+        for syncs in self._syncs.values():
+            for sync in syncs:
+                if not await sync.async_needs_history(now):
+                    continue
+                calls = self.budget.calls_available_now() - RESERVED_CALLS
+                if calls <= 0 or self.budget.used_this_month >= month_cap:
+                    behind = True
+                    continue
+                result = await sync.async_catch_up(now, max_calls=calls)
+                behind = behind or not result.caught_up
+        self._history_in_progress = behind
+
+    def _remove_system(self, system_id: int) -> None:
+        """Forget a system that left the account, and its devices."""
+        self._systems.pop(system_id, None)
+        self._syncs.pop(system_id, None)
+        async_remove_devices(self.hass, self.config_entry.entry_id, system_id)

@@ -1,0 +1,117 @@
+"""The one base entity of the integration, and the error-translating decorator for actions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    EnphaseAuthError,
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphasePlanError,
+    EnphaseRateLimited,
+    EnphaseUnprocessable,
+)
+from .const import DOMAIN
+from .coordinator import EnphaseCloudCoordinator
+from .data import SystemSnapshot
+from .devices import battery_device_info, system_device_info
+
+
+class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
+    """An entity of one system; unavailable only when its data is missing or stale."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EnphaseCloudCoordinator,
+        system_id: int,
+        description: EntityDescription,
+        *,
+        battery: bool = False,
+    ) -> None:
+        """Attach the entity to its system's (or battery's) device."""
+        super().__init__(coordinator)
+        self.system_id = system_id
+        self.entity_description = description
+        self._attr_unique_id = f"{system_id}_{description.key}"
+        snapshot = self.snapshot
+        self._attr_device_info = (
+            battery_device_info(coordinator.hass, coordinator.config_entry.entry_id, snapshot)
+            if battery
+            else system_device_info(snapshot)
+        )
+
+    @property
+    def snapshot(self) -> SystemSnapshot:
+        """Return the latest snapshot of this entity's system."""
+        return self.coordinator.data.systems[self.system_id]
+
+    def fetched_at(self) -> datetime | None:
+        """Return when the data this entity shows was fetched (None: not yet)."""
+        return self.snapshot.live_fetched_at
+
+    @property
+    def available(self) -> bool:
+        """Available while the system exists and its data is fresh enough.
+
+        A failed poll keeps the last data: entities stay available until the data
+        is older than the coordinator's documented staleness threshold.
+        """
+        data = self.coordinator.data
+        if data is None or self.system_id not in data.systems:
+            return False
+        fetched = self.fetched_at()
+        return fetched is None or dt_util.utcnow() - fetched <= data.stale_after
+
+
+def translate_errors[**P, R](
+    func: Callable[P, Awaitable[R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn client errors raised by an action or a control into translated errors."""
+
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await func(*args, **kwargs)
+        except EnphasePlanError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="plan_not_permitted"
+            ) from err
+        except EnphaseRateLimited as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders={"retry_at": dt_util.as_local(err.retry_at).isoformat()},
+            ) from err
+        except EnphaseAuthError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except EnphaseUnprocessable as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="rejected",
+                translation_placeholders={"details": err.details or ""},
+            ) from err
+        except EnphaseConnectionError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="cannot_connect_action"
+            ) from err
+        except EnphaseError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+
+    return wrapper

@@ -1,0 +1,291 @@
+"""Sensors: power, energy, battery, status and report times per system; the API budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN, SYSTEM_STATUSES
+from .coordinator import EnphaseCloudCoordinator
+from .data import EnphaseCloudConfigEntry, SystemSnapshot
+from .entity import EnphaseCloudEntity
+
+# Entities only read the coordinator's snapshot; the coordinator does the calls.
+PARALLEL_UPDATES = 0
+
+type Value = float | int | str | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseSensorEntityDescription(SensorEntityDescription):
+    """A system sensor: where its value comes from and when it exists."""
+
+    value_fn: Callable[[SystemSnapshot], Value]
+    exists_fn: Callable[[SystemSnapshot], bool] = lambda _: True
+    fetched_fn: Callable[[SystemSnapshot], datetime | None] = lambda s: s.live_fetched_at
+    """When the data behind the value was fetched, to judge staleness."""
+    battery: bool = False
+    """Belongs to the battery's device rather than the system's."""
+
+
+def _grid_power(s: SystemSnapshot) -> int | None:
+    """Import positive: what the home draws beyond solar and battery."""
+    t = s.telemetry
+    if t is None or t.consumption_power is None or t.production_power is None:
+        return None
+    return t.consumption_power - t.production_power - (_battery_power(s) or 0)
+
+
+def _battery_power(s: SystemSnapshot) -> int | None:
+    """Discharge positive, from the summary's unambiguous charge and discharge fields."""
+    summary = s.summary
+    if summary is None or summary.battery_discharge_w is None or summary.battery_charge_w is None:
+        return None
+    return summary.battery_discharge_w - summary.battery_charge_w
+
+
+def _production_power(s: SystemSnapshot) -> int | None:
+    if s.telemetry is not None and s.telemetry.production_power is not None:
+        return s.telemetry.production_power
+    return s.summary.current_power if s.summary else None
+
+
+def _wh_to_kwh(value: int | None) -> float | None:
+    return None if value is None else value / 1000
+
+
+SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
+    EnphaseSensorEntityDescription(
+        key="production_power",
+        translation_key="production_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_production_power,
+    ),
+    EnphaseSensorEntityDescription(
+        key="consumption_power",
+        translation_key="consumption_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        exists_fn=lambda s: s.has_consumption_meter,
+        value_fn=lambda s: s.telemetry.consumption_power if s.telemetry else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="grid_power",
+        translation_key="grid_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        exists_fn=lambda s: s.has_consumption_meter,
+        value_fn=_grid_power,
+    ),
+    EnphaseSensorEntityDescription(
+        key="production_energy_today",
+        translation_key="production_energy_today",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        value_fn=lambda s: _wh_to_kwh(s.summary.energy_today) if s.summary else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="production_energy_lifetime",
+        translation_key="production_energy_lifetime",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda s: _wh_to_kwh(s.summary.energy_lifetime) if s.summary else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="status",
+        translation_key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(SYSTEM_STATUSES),
+        value_fn=lambda s: s.system.status if s.system.status in SYSTEM_STATUSES else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="last_report",
+        translation_key="last_report",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda s: s.system.last_report_at,
+    ),
+    EnphaseSensorEntityDescription(
+        key="last_interval_end",
+        translation_key="last_interval_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda s: s.summary.last_interval_end_at if s.summary else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="battery_level",
+        translation_key="battery_level",
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        battery=True,
+        exists_fn=lambda s: s.has_battery,
+        fetched_fn=lambda s: s.battery_fetched_at,
+        value_fn=lambda s: s.battery_level.percent if s.battery_level else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="battery_power",
+        translation_key="battery_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        battery=True,
+        exists_fn=lambda s: s.has_battery,
+        value_fn=_battery_power,
+    ),
+    EnphaseSensorEntityDescription(
+        key="battery_charge_power",
+        translation_key="battery_charge_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        battery=True,
+        exists_fn=lambda s: s.has_battery,
+        value_fn=lambda s: s.summary.battery_charge_w if s.summary else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="battery_discharge_power",
+        translation_key="battery_discharge_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        battery=True,
+        exists_fn=lambda s: s.has_battery,
+        value_fn=lambda s: s.summary.battery_discharge_w if s.summary else None,
+    ),
+    EnphaseSensorEntityDescription(
+        key="battery_capacity",
+        translation_key="battery_capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        battery=True,
+        exists_fn=lambda s: s.has_battery,
+        value_fn=lambda s: _wh_to_kwh(s.summary.battery_capacity_wh) if s.summary else None,
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseBudgetSensorEntityDescription(SensorEntityDescription):
+    """A sensor of the account's API budget."""
+
+    value_fn: Callable[[EnphaseCloudCoordinator], Value]
+
+
+BUDGET_SENSORS: tuple[EnphaseBudgetSensorEntityDescription, ...] = (
+    EnphaseBudgetSensorEntityDescription(
+        key="api_calls_month",
+        translation_key="api_calls_month",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c: c.budget.used_this_month,
+    ),
+    EnphaseBudgetSensorEntityDescription(
+        key="api_calls_remaining",
+        translation_key="api_calls_remaining",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c: c.budget.remaining_this_month,
+    ),
+    EnphaseBudgetSensorEntityDescription(
+        key="next_poll",
+        translation_key="next_poll",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c: c.data.next_poll,
+    ),
+)
+
+
+class EnphaseSystemSensor(EnphaseCloudEntity, SensorEntity):
+    """A sensor of one system."""
+
+    entity_description: EnphaseSensorEntityDescription
+
+    def fetched_at(self) -> datetime | None:
+        """Return when the data behind this sensor was fetched."""
+        return self.entity_description.fetched_fn(self.snapshot)
+
+    @property
+    def native_value(self) -> Value:
+        """Return the value from the latest snapshot."""
+        return self.entity_description.value_fn(self.snapshot)
+
+
+class EnphaseBudgetSensor(CoordinatorEntity[EnphaseCloudCoordinator], SensorEntity):
+    """A sensor of the API budget the account's developer app shares."""
+
+    _attr_has_entity_name = True
+    entity_description: EnphaseBudgetSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: EnphaseCloudCoordinator,
+        description: EnphaseBudgetSensorEntityDescription,
+    ) -> None:
+        """Attach the sensor to the account's service device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        account = coordinator.config_entry.unique_id
+        self._attr_unique_id = f"{account}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"account_{account}")},
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="Enphase Energy",
+            model="Enlighten API v4",
+            translation_key="account",
+        )
+
+    @property
+    def native_value(self) -> Value:
+        """Return the budget figure."""
+        return self.entity_description.value_fn(self.coordinator)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EnphaseCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for every system with the data for them, also for systems added later."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        EnphaseBudgetSensor(coordinator, description) for description in BUDGET_SENSORS
+    )
+    known: set[int] = set()
+
+    @callback
+    def _add_new_systems() -> None:
+        new = [sid for sid in coordinator.data.systems if sid not in known]
+        known.update(new)
+        async_add_entities(
+            EnphaseSystemSensor(coordinator, sid, description, battery=description.battery)
+            for sid in new
+            for description in SYSTEM_SENSORS
+            if description.exists_fn(coordinator.data.systems[sid])
+        )
+        known.intersection_update(coordinator.data.systems)
+
+    _add_new_systems()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))

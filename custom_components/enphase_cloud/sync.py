@@ -1,0 +1,215 @@
+"""Telemetry catch-up: fetch every interval reported since the last imported hour.
+
+One `TelemetrySync` follows one Enphase telemetry endpoint of one system. Its cursor
+is the start of the last hour already in the recorder (read from the recorder, so a
+restart or a week offline loses nothing). Each call fetches from the cursor in
+`day` or `week` windows (one API call covers up to 672 intervals), hands the
+intervals to the statistics importer and moves the cursor to the start of the last
+hour received: that hour is fetched again next time, because Enphase may still be
+filling it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .api import BatteryTelemetry, EnergyTelemetry, EnphaseClient, Granularity
+from .const import LOGGER
+from .data import BatteryLevel
+from .statistics import EnergyPoint, SocPoint, StatisticsImporter, Stream
+
+DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
+HOUR = timedelta(hours=1)
+
+type Telemetry = EnergyTelemetry | BatteryTelemetry
+type Fetch = Callable[[EnphaseClient, int, datetime, Granularity], Awaitable[Telemetry]]
+
+
+async def _production(
+    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
+) -> Telemetry:
+    return await client.async_get_production_telemetry(
+        system_id, start_at=start, granularity=granularity
+    )
+
+
+async def _consumption(
+    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
+) -> Telemetry:
+    return await client.async_get_consumption_telemetry(
+        system_id, start_at=start, granularity=granularity
+    )
+
+
+async def _import(
+    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
+) -> Telemetry:
+    return await client.async_get_import_telemetry(
+        system_id, start_at=start, granularity=granularity
+    )
+
+
+async def _export(
+    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
+) -> Telemetry:
+    return await client.async_get_export_telemetry(
+        system_id, start_at=start, granularity=granularity
+    )
+
+
+async def _battery(
+    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
+) -> Telemetry:
+    return await client.async_get_battery_telemetry(
+        system_id, start_at=start, granularity=granularity
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """One telemetry endpoint and the statistics it feeds."""
+
+    key: str
+    fetch: Fetch
+    streams: tuple[Stream, ...]
+
+
+PRODUCTION = Source(key="production", fetch=_production, streams=(Stream.PRODUCTION,))
+CONSUMPTION = Source(key="consumption", fetch=_consumption, streams=(Stream.CONSUMPTION,))
+GRID_IMPORT = Source(key="grid_import", fetch=_import, streams=(Stream.GRID_IMPORT,))
+GRID_EXPORT = Source(key="grid_export", fetch=_export, streams=(Stream.GRID_EXPORT,))
+BATTERY = Source(
+    key="battery",
+    fetch=_battery,
+    streams=(Stream.BATTERY_CHARGE, Stream.BATTERY_DISCHARGE, Stream.BATTERY_SOC),
+)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    """Return the start of the UTC hour holding `moment` (the recorder's hour grid)."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncResult:
+    """What one catch-up did."""
+
+    calls: int = 0
+    intervals: int = 0
+    caught_up: bool = False
+    battery_level: BatteryLevel | None = None
+
+
+class TelemetrySync:
+    """Keeps one system's statistics for one endpoint complete."""
+
+    def __init__(
+        self,
+        client: EnphaseClient,
+        importer: StatisticsImporter,
+        source: Source,
+        *,
+        system_id: int,
+        horizon: timedelta,
+    ) -> None:
+        """Follow `source` of `system_id`, importing no further back than `horizon`."""
+        self._client = client
+        self._importer = importer
+        self.source = source
+        self._system_id = system_id
+        self._horizon = horizon
+        self._cursor: datetime | None = None
+        self._loaded = False
+        # Set when a fetch found no more data: the stream waits for the next upload.
+        self.idle = False
+
+    async def async_cursor(self, now: datetime) -> datetime:
+        """Return where the next fetch starts, reading the recorder the first time."""
+        if not self._loaded:
+            resumes = [
+                await self._importer.async_resume_point(stream) for stream in self.source.streams
+            ]
+            known = [resume for resume in resumes if resume is not None]
+            # Streams of one endpoint are written together; the earliest one is the safe restart.
+            self._cursor = min(known) if known else None
+            self._loaded = True
+        oldest = floor_hour(now - self._horizon)
+        if self._cursor is None or self._cursor < oldest:
+            return oldest
+        return self._cursor
+
+    async def async_behind(self, now: datetime) -> timedelta:
+        """Return how far the cursor lags behind now."""
+        return now - await self.async_cursor(now)
+
+    async def async_needs_history(self, now: datetime) -> bool:
+        """Return whether more than a day is missing and more data may be waiting."""
+        return not self.idle and await self.async_behind(now) > DAY
+
+    async def async_catch_up(self, now: datetime, max_calls: int) -> SyncResult:
+        """Fetch and import windows from the cursor until caught up or out of calls."""
+        result = SyncResult()
+        self.idle = False
+        while result.calls < max_calls:
+            start = await self.async_cursor(now)
+            granularity = Granularity.DAY if now - start <= DAY else Granularity.WEEK
+            window_end = start + (DAY if granularity is Granularity.DAY else WEEK)
+            telemetry = await self.source.fetch(self._client, self._system_id, start, granularity)
+            result.calls += 1
+            last_end = await self._import(telemetry, result)
+            if last_end is None:
+                # Nothing reported after the cursor yet (empty list = "not yet", never zero).
+                result.caught_up = True
+                break
+            previous_day = start.date()
+            self._cursor = max(start, floor_hour(last_end - timedelta(seconds=1)))
+            if self._cursor.date() != previous_day and now - self._cursor > DAY:
+                LOGGER.info(
+                    "Imported %s history of system %s up to %s",
+                    self.source.key,
+                    self._system_id,
+                    self._cursor.date().isoformat(),
+                )
+            # A window that ends before the data does is full: more may follow it.
+            if last_end < min(window_end, now) - HOUR:
+                result.caught_up = True
+                break
+            if window_end >= now:
+                result.caught_up = True
+                break
+        self.idle = result.caught_up
+        return result
+
+    async def _import(self, telemetry: Telemetry, result: SyncResult) -> datetime | None:
+        """Write the intervals to the recorder; return the end of the last one."""
+        if not telemetry.intervals:
+            return None
+        result.intervals += len(telemetry.intervals)
+        if isinstance(telemetry, BatteryTelemetry):
+            charge_stream, discharge_stream, _soc_stream = self.source.streams
+            intervals = telemetry.intervals
+            await self._importer.async_import_energy(
+                charge_stream, [EnergyPoint(i.end_at, i.charge_wh) for i in intervals]
+            )
+            await self._importer.async_import_energy(
+                discharge_stream, [EnergyPoint(i.end_at, i.discharge_wh) for i in intervals]
+            )
+            socs = [
+                SocPoint(i.end_at, float(i.soc_percent))
+                for i in intervals
+                if i.soc_percent is not None
+            ]
+            await self._importer.async_import_soc(socs)
+            if socs:
+                result.battery_level = BatteryLevel(
+                    percent=round(socs[-1].percent), measured_at=socs[-1].end_at
+                )
+            return intervals[-1].end_at
+        (stream,) = self.source.streams
+        await self._importer.async_import_energy(
+            stream, [EnergyPoint(i.end_at, i.wh) for i in telemetry.intervals]
+        )
+        return telemetry.intervals[-1].end_at

@@ -1,0 +1,107 @@
+"""The device inventory of a system (what `/devices` lists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .world import SystemSpec
+
+
+def _serial(spec: SystemSpec, kind: int, n: int) -> str:
+    return f"12{kind}2{spec.system_id:05d}{n:03d}"
+
+
+def meter_id(spec: SystemSpec, n: int) -> int:
+    """Id of meter `n` (0: production, 1: consumption)."""
+    return spec.system_id * 1000 + 100 + n
+
+
+def encharge_id(spec: SystemSpec, n: int) -> int:
+    """Id of battery `n`."""
+    return spec.system_id * 1000 + 200 + n
+
+
+def inventory(
+    spec: SystemSpec, last_report_at: int | None, status: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the active devices of `spec`, grouped as Enphase groups them."""
+    common = {"last_report_at": last_report_at, "status": status, "active": True}
+    micros = [
+        {
+            "id": spec.system_id * 1000 + n,
+            "name": f"Microinverter {_serial(spec, 1, n)}",
+            "serial_number": _serial(spec, 1, n),
+            "part_number": "800-01391-r02",
+            "sku": "IQ8M-72-2-US",
+            "model": "IQ8M-72-2-US",
+            "product_name": "IQ8M",
+            **common,
+        }
+        for n in range(spec.micros)
+    ]
+    gateway_serial = _serial(spec, 2, 0)
+    meters = [
+        {
+            "id": meter_id(spec, 0),
+            "name": "Production Meter",
+            "serial_number": f"{gateway_serial}EIM1",
+            "part_number": "800-00654-r08",
+            "sku": "ENV-IQ-AM1-240",
+            "model": "IQ Gateway",
+            "product_name": "Production Meter",
+            "state": "enabled",
+            "config_type": "Production",
+            **common,
+        }
+    ]
+    if spec.consumption_meter:
+        meters.append(
+            {
+                "id": meter_id(spec, 1),
+                "name": "Consumption Meter",
+                "serial_number": f"{gateway_serial}EIM2",
+                "part_number": "800-00654-r08",
+                "sku": "ENV-IQ-AM1-240",
+                "model": "IQ Gateway",
+                "product_name": "Consumption Meter",
+                "state": "enabled",
+                "config_type": "Net",
+                **common,
+            }
+        )
+    gateways = [
+        {
+            "id": spec.system_id * 1000 + 300,
+            "name": "IQ Gateway",
+            "serial_number": gateway_serial,
+            "part_number": "800-00654-r08",
+            "sku": "ENV-IQ-AM1-240",
+            "model": "IQ Gateway",
+            "product_name": "IQ Gateway",
+            "emu_sw_version": "D8.2.4264",
+            **common,
+        }
+    ]
+    encharges = [
+        {
+            "id": encharge_id(spec, n),
+            "name": "IQ Battery 10T",
+            "serial_number": _serial(spec, 3, n),
+            "part_number": "836-00750-r31",
+            "sku": "ENCHARGE-10T-1P-NA",
+            "model": "IQ Battery 10T",
+            "product_name": "IQ Battery 10T",
+            **common,
+        }
+        for n in range(spec.batteries)
+    ]
+    return {
+        "micros": micros,
+        "meters": meters,
+        "gateways": gateways,
+        "q_relays": [],
+        "acbs": [],
+        "encharges": encharges,
+        "enpowers": [],
+        "ev_chargers": [],
+    }

@@ -1,0 +1,1 @@
+"""Tests for the Enphase Cloud integration and its simulator."""

@@ -1,0 +1,1 @@
+"""Tests for the Enphase API v4 client package (no Home Assistant involved)."""

@@ -1,0 +1,51 @@
+"""Tests for the sensors: snapshots of both demo systems, availability, new systems."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.const import STATE_UNAVAILABLE, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from syrupy.assertion import SnapshotAssertion
+
+
+@pytest.fixture(autouse=True)
+def only_sensors() -> object:
+    """Snapshot the sensor platform alone."""
+    with patch("custom_components.enphase_cloud.PLATFORMS", [Platform.SENSOR]):
+        yield
+
+
+async def test_sensors(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+
+
+async def test_plain_system_has_no_battery_or_consumption_sensors(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    unique_ids = {
+        entry.unique_id
+        for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
+    }
+    assert "1002_production_power" in unique_ids
+    assert "1002_battery_level" not in unique_ids
+    assert "1002_consumption_power" not in unique_ids
+    assert "1001_battery_level" in unique_ids
+    assert "1001_consumption_power" in unique_ids
+
+
+async def test_state_of_charge_is_reported(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    state = hass.states.get("sensor.casa_solar_battery_state_of_charge")
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+    assert 10 <= float(state.state) <= 100
