@@ -9,12 +9,14 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import signal
+import sys
 
 from aiohttp import web
 
 from .access_log import RedactingAccessLogger
 from .app import create_app
 from .config import PLANS, SimConfig
+from .simulator import DEFAULT_EMAIL
 
 
 def _clock(value: str) -> float:
@@ -74,7 +76,8 @@ def banner(url: str, config: SimConfig) -> str:
     """Return the single line printed once the server listens."""
     return (
         f"Enphase simulator at {url} client_id={config.client_id} "
-        f"client_secret={config.client_secret} api_key={config.api_key}"
+        f"client_secret={config.client_secret} api_key={config.api_key} "
+        f"account={DEFAULT_EMAIL}"
     )
 
 
@@ -110,7 +113,13 @@ async def _main(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until interrupted; return the exit status."""
-    asyncio.run(_main(parse_args(argv)))
+    args = parse_args(argv)
+    try:
+        asyncio.run(_main(args))
+    except OSError as err:
+        # Typically the port is taken: say so in one line, not a traceback.
+        print(f"enphase_simulator: cannot serve on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -50,8 +50,12 @@ def behaviour(
     if mode == FULL_BACKUP:
         return Behaviour(None, grid_charge=settings.charge_from_grid, grid_on=True)
     if mode == SAVINGS:
+        # Savings keeps the battery for the expensive peak. Energy independence
+        # (Enlighten: "use battery after peak hours") also lets it cover the home
+        # for the rest of that day; before the next peak it holds again.
         in_peak = PEAK_START_HOUR <= local_hour < PEAK_END_HOUR
-        floor = reserve_wh if in_peak or settings.energy_independence else None
+        after_peak = settings.energy_independence and local_hour >= PEAK_END_HOUR
+        floor = reserve_wh if in_peak or after_peak else None
         return Behaviour(floor, grid_charge=False, grid_on=True)
     return Behaviour(reserve_wh, grid_charge=False, grid_on=True)
 
