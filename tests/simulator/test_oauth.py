@@ -273,7 +273,7 @@ async def test_refresh_rotates_the_refresh_token(harness: Harness) -> None:
     assert set(second) == TOKEN_KEYS
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
-    assert (await refresh(harness, first["refresh_token"], 400))["error"] == "invalid_grant"
+    assert (await refresh(harness, first["refresh_token"], 401))["error"] == "invalid_token"
     third = await refresh(harness, second["refresh_token"])
     await harness.json("systems", token=third["access_token"])
 
@@ -291,13 +291,13 @@ async def test_refresh_token_of_another_client_is_refused(harness: Harness) -> N
     response = await harness.client.post(
         "/oauth/token", params=fields, headers=basic("other-client", "other-secret")
     )
-    assert response.status == 400
+    assert response.status == 401
 
 
 async def test_refresh_token_expires_after_thirty_days(harness: Harness) -> None:
     first = harness.login()
     harness.sim.advance(30 * 86400)
-    assert (await refresh(harness, first["refresh_token"], 400))["error"] == "invalid_grant"
+    assert (await refresh(harness, first["refresh_token"], 401))["error"] == "invalid_token"
 
 
 async def test_refresh_token_lives_until_thirty_days(harness: Harness) -> None:
@@ -327,7 +327,7 @@ async def test_revocation_kills_refresh_and_access(harness: Harness) -> None:
     first = harness.login()
     # Two pairs: the fixture's and this test's.
     assert harness.sim.revoke("demo@example.com", "demo-client") == 4
-    assert (await refresh(harness, first["refresh_token"], 400))["error"] == "invalid_grant"
+    assert (await refresh(harness, first["refresh_token"], 401))["error"] == "invalid_token"
     body = await harness.json("systems", 401)
     assert body == {
         "message": "Not Authorized",
