@@ -6,7 +6,7 @@ running in the same process can drive the simulator without HTTP.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
@@ -244,6 +244,28 @@ class Simulator:
         except KeyError:
             msg = f"unknown system {system_id}"
             raise UnknownError(msg) from None
+
+    def transfer_system(self, system_id: int, email: str | None) -> None:
+        """Move a system to the account `email`, or to no account when None.
+
+        Enphase does this when a home changes hands: the system disappears from
+        one account's systems list and appears in another's. Python control only
+        (tests of systems appearing and vanishing); the state file does not keep it.
+        """
+        self.system(system_id)
+        owner = None if email is None else self.account(email).uid
+        self.world = replace(
+            self.world,
+            accounts=tuple(
+                replace(
+                    account,
+                    system_ids=tuple(sid for sid in account.system_ids if sid != system_id)
+                    + ((system_id,) if account.uid == owner else ()),
+                )
+                for account in self.world.accounts
+            ),
+        )
+        self.mark_dirty()
 
     def system_for(self, uid: str, system_id: int) -> SystemRuntime:
         """Return a system the account `uid` owns, else the API's 404."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+import logging
 import time
 from typing import Any
 
@@ -28,6 +29,10 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.enphase_cloud  # noqa: F401
 from custom_components.enphase_cloud.const import BASE_URL_ENV, CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
 from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app
+
+# The test plugin turns SQL echo on for every test; the recorder thread then prints every
+# statement outside pytest's capture, which buries the test output.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 # A summer evening in California: the battery system has charged all day.
 START = datetime(2026, 6, 15, 19, 7, tzinfo=UTC)

@@ -10,11 +10,15 @@ import math
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_API_KEY, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.storage import Store
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from hypothesis import example, given, settings, strategies as st
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.enphase_cloud.api.errors import EnphaseRateLimited
 from custom_components.enphase_cloud.budget import (
@@ -27,7 +31,9 @@ from custom_components.enphase_cloud.budget import (
     key_id,
     plan_cadence,
 )
-from custom_components.enphase_cloud.const import DOMAIN
+from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
+
+from .conftest import API_KEY as SIM_API_KEY, START, SimHarness, token_data
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -101,7 +107,12 @@ def blocked(budget: ApiBudget) -> datetime | None:
 
 def issue(hass: HomeAssistant) -> ir.IssueEntry | None:
     """Return the quota repair issue of API_KEY, if raised."""
-    return ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ID)
+    return issue_of(hass, ISSUE_ID)
+
+
+def issue_of(hass: HomeAssistant, issue_id: str) -> ir.IssueEntry | None:
+    """Return a repair issue of the integration, if raised."""
+    return ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
 
 
 def test_key_id_is_short_hash() -> None:
@@ -630,3 +641,200 @@ def test_cadence_properties(
             return -(-seconds // int(every.total_seconds()))
 
         assert fast_calls * rounds(cadence.fast) + bulk_calls * rounds(cadence.bulk) <= allowance
+
+
+# --- Through Home Assistant, the coordinator and the simulator -------------------
+
+SIM_ISSUE_ID = f"quota_exhausted_{key_id(SIM_API_KEY)}"
+SYSTEMS_CALLS = "GET /api/v4/systems"
+
+
+async def run_until(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: datetime) -> None:
+    """Move time to `until` a minute at a time, letting every poll that falls due run."""
+    while (moment := dt_util.utcnow()) < until:
+        freezer.move_to(min(until, moment + timedelta(minutes=1)))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def poll_at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime) -> None:
+    """Run the poll due at `moment`."""
+    freezer.move_to(moment)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def answers(budget: ApiBudget) -> set[str]:
+    """Return every HTTP status Enphase answered on this key this month."""
+    return {status for counts in budget.as_diagnostics()["responses"].values() for status in counts}
+
+
+async def test_enphase_429_per_minute_defers_the_poll(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    budget = init_integration.runtime_data.budget
+    coordinator = init_integration.runtime_data.coordinator
+    level = hass.states.get("sensor.casa_solar_battery_state_of_charge")
+    assert level is not None
+    assert level.state not in {STATE_UNAVAILABLE, STATE_UNKNOWN}
+    poll = coordinator.data.next_poll
+    assert poll is not None
+    freezer.move_to(poll)
+    # Another application on the same key used this minute's calls at Enphase.
+    simulator.sim.set_usage(SIM_API_KEY, minute=10)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert "429" in answers(budget)
+    minute_end = poll.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    assert budget.blocked_until is not None
+    assert poll < budget.blocked_until <= minute_end + timedelta(seconds=1)
+    assert coordinator.data.next_poll == budget.blocked_until
+    assert issue_of(hass, SIM_ISSUE_ID) is None
+    # The data is kept; nothing is called until the minute is over.
+    assert hass.states.get("sensor.casa_solar_battery_state_of_charge") == level
+    calls = simulator.sim.usage(SIM_API_KEY)["total"]
+    await poll_at(hass, freezer, budget.blocked_until - timedelta(seconds=2))
+    assert simulator.sim.usage(SIM_API_KEY)["total"] == calls
+
+    await run_until(hass, freezer, minute_end + timedelta(minutes=1))
+    assert simulator.sim.usage(SIM_API_KEY)["total"] > calls
+    assert budget.blocked_until is None
+
+
+async def test_enphase_429_per_month_raises_and_clears_the_repair_issue(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    budget = init_integration.runtime_data.budget
+    coordinator = init_integration.runtime_data.coordinator
+    poll = coordinator.data.next_poll
+    assert poll is not None
+    freezer.move_to(poll)
+    # Enphase's count (other apps on the key) says the month is used up.
+    simulator.sim.set_usage(SIM_API_KEY, month=1000)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    repair = issue_of(hass, SIM_ISSUE_ID)
+    assert repair is not None
+    assert repair.translation_key == "quota_exhausted"
+    assert repair.translation_placeholders is not None
+    assert repair.translation_placeholders["plan"] == "Watt"
+    assert repair.translation_placeholders["resume_at"].startswith("2026-06-30 17:00")
+    assert budget.blocked_until == JULY
+    assert budget.remaining_this_month == 0
+    assert coordinator.data.next_poll == JULY
+    assert hass.states.get("sensor.enphase_api_api_calls_remaining").state == "0"
+
+    # July: polling resumes by itself and the issue goes away.
+    calls = simulator.sim.usage(SIM_API_KEY)["total"]
+    await poll_at(hass, freezer, JULY)
+    assert simulator.sim.usage(SIM_API_KEY)["total"] > calls
+    assert issue_of(hass, SIM_ISSUE_ID) is None
+    assert budget.remaining_this_month > 0
+
+
+async def test_two_accounts_share_their_api_key_budget(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    tokens = simulator.sim.mint_tokens("neighbour@example.com")
+    neighbour = MockConfigEntry(
+        domain=DOMAIN,
+        title="Neighbour",
+        unique_id=str(tokens["enl_uid"]),
+        data={
+            "auth_implementation": DOMAIN,
+            "token": token_data(tokens),
+            CONF_API_KEY: SIM_API_KEY,
+        },
+        options={CONF_PLAN: "watt", CONF_HISTORY_DAYS: 2},
+    )
+    neighbour.add_to_hass(hass)
+    first_account_calls = init_integration.runtime_data.budget.used_this_month
+    # The first account's setup used this minute's ten calls of the shared key: the
+    # second waits for the next minute instead of being refused by Enphase.
+    assert not await hass.config_entries.async_setup(neighbour.entry_id)
+    assert neighbour.state is ConfigEntryState.SETUP_RETRY
+    budget = init_integration.runtime_data.budget
+    assert "429" not in answers(budget)
+    assert simulator.sim.usage(SIM_API_KEY)["minute"]["count"] <= 10
+
+    freezer.tick(timedelta(minutes=1))
+    await hass.config_entries.async_reload(neighbour.entry_id)
+    await hass.async_block_till_done()
+    assert neighbour.state is ConfigEntryState.LOADED
+    assert neighbour.runtime_data.budget is budget
+    await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=5))
+
+    # One count for the key: both accounts' sensors show it, and Enphase agrees (the
+    # budget also counts the calls Enphase refused as outside the plan).
+    refused_by_plan = sum(
+        counts.get("401", 0) for counts in budget.as_diagnostics()["responses"].values()
+    )
+    assert simulator.sim.usage(SIM_API_KEY)["month"]["count"] + refused_by_plan == (
+        budget.used_this_month
+    )
+    registry = er.async_get(hass)
+    counters = [
+        hass.states.get(entity.entity_id)
+        for entry in (init_integration, neighbour)
+        for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if entity.unique_id == f"{entry.unique_id}_api_calls_month"
+    ]
+    # Each sensor shows the shared count as of its own account's last poll.
+    values = [int(state.state) for state in counters if state]
+    assert len(values) == 2
+    assert max(values) == budget.used_this_month
+    assert min(values) > first_account_calls
+    assert "429" not in answers(budget)
+
+
+@pytest.mark.parametrize(
+    ("used_before", "honoured"),
+    [(0, True), (940, False)],
+    ids=["budget_remains", "month_nearly_used"],
+)
+async def test_manual_refresh_only_when_budget_remains(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    config_entry: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+    used_before: int,
+    *,
+    honoured: bool,
+) -> None:
+    sim_store = f"{DOMAIN}.budget.{key_id(SIM_API_KEY)}"
+    hass_storage[sim_store] = {**stored(used=used_before), "key": sim_store}
+    assert await async_setup_component(hass, "homeassistant", {})
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    # Past setup's history import; the next scheduled poll is minutes away.
+    await run_until(hass, freezer, START + timedelta(minutes=6))
+    coordinator = config_entry.runtime_data.coordinator
+    assert coordinator.data.next_poll is not None
+    assert coordinator.data.next_poll > dt_util.utcnow() + timedelta(minutes=2)
+    calls = simulator.sim.usage(SIM_API_KEY)["endpoints"][SYSTEMS_CALLS]["total"]
+
+    await hass.services.async_call(
+        "homeassistant",
+        "update_entity",
+        {"entity_id": "sensor.casa_solar_battery_state_of_charge"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    # With the month's planned share (95 %) nearly used, the request would eat the
+    # reserve the schedule keeps for the rest of the month.
+    after = simulator.sim.usage(SIM_API_KEY)["endpoints"][SYSTEMS_CALLS]["total"]
+    assert after == calls + (1 if honoured else 0)

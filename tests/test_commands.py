@@ -1120,6 +1120,24 @@ def test_queries_for_unknown_system(engine: CommandEngine) -> None:
     assert engine.last_end_reason(SYSTEM) is None
     assert engine.last_ended_at(SYSTEM) is None
     assert engine.next_wakeup() is None
+    assert engine.busy_systems() == []
+
+
+async def test_busy_systems_while_running_and_restoring(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    api.add_system(OTHER)
+    await start(engine, system_id=OTHER)
+    await start(engine, duration=MINUTE)
+    assert engine.busy_systems() == [SYSTEM, OTHER]
+
+    # SYSTEM's command ended: it stays busy until its restore is confirmed.
+    await run_until(engine, clock, T0 + MINUTE)
+    assert engine.state(SYSTEM, clock.now) is CommandState.RESTORING
+    assert engine.busy_systems() == [SYSTEM, OTHER]
+    await run_until(engine, clock, T0 + 3 * MINUTE)
+    assert engine.state(SYSTEM, clock.now) is CommandState.IDLE
+    assert engine.busy_systems() == [OTHER]
 
 
 # ---------------------------------------------------------------------- invariants

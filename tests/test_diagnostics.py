@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from .conftest import API_KEY
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
 
 
 async def test_diagnostics(
@@ -28,7 +28,44 @@ async def test_diagnostics(
     assert result == snapshot(
         exclude=props("created_at", "modified_at", "expires_at", "expires_in")
     )
+
+
+async def test_diagnostics_reveal_nothing_personal(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    result = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     text = json.dumps(result)
+    # Still useful: both systems and their device groups are there.
+    assert [system["system"]["system_id"] for system in result["systems"]] == [
+        BATTERY_SYSTEM,
+        PLAIN_SYSTEM,
+    ]
+    assert result["systems"][0]["devices"]["micros"]
+
     token = init_integration.data["token"]
-    for secret in (API_KEY, token["access_token"], token["refresh_token"], "demo@example.com"):
-        assert secret not in text
+    secrets = [
+        API_KEY,
+        token["access_token"],
+        token["refresh_token"],
+        str(token["enl_uid"]),
+        "demo@example.com",
+        init_integration.title,
+    ]
+    for system_id in (BATTERY_SYSTEM, PLAIN_SYSTEM):
+        spec = simulator.sim.world.systems[system_id]
+        secrets += [
+            spec.name,
+            spec.address.city,
+            spec.address.postal_code,
+            str(spec.latitude),
+            str(spec.longitude),
+        ]
+        devices = init_integration.runtime_data.coordinator.data.systems[system_id].devices
+        for group in (devices.micros, devices.meters, devices.gateways, devices.encharges):
+            secrets += [device.serial_number for device in group if device.serial_number]
+    assert len(secrets) > 20
+    leaked = [secret for secret in secrets if secret in text]
+    assert leaked == []

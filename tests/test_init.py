@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 import time
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.exceptions import ImplementationUnavailableError
+from homeassistant.helpers import config_entry_oauth2_flow, device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -112,4 +114,41 @@ async def test_rejected_access_token_starts_reauth(
     assert any(
         flow["context"]["source"] == SOURCE_REAUTH
         for flow in hass.config_entries.flow.async_progress()
+    )
+
+
+async def test_deleted_credentials_start_reauth(
+    hass: HomeAssistant, simulator: SimHarness, config_entry: MockConfigEntry
+) -> None:
+    """The application credentials were deleted: only a new link helps."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "auth_implementation": "deleted"}
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert [flow["context"]["source"] for flow in hass.config_entries.flow.async_progress()] == [
+        SOURCE_REAUTH
+    ]
+
+
+async def test_setup_retry_when_credentials_unavailable(
+    hass: HomeAssistant, simulator: SimHarness, config_entry: MockConfigEntry
+) -> None:
+    """A provider of OAuth implementations is down: retry rather than relink."""
+
+    async def provider_down(hass: HomeAssistant, domain: str) -> list[Any]:
+        raise ImplementationUnavailableError
+
+    config_entry_oauth2_flow.async_add_implementation_provider(hass, "cloud", provider_down)
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "auth_implementation": "cloud"}
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert config_entry.reason == (
+        "The application credentials of this entry are not available right now; setup is retried"
     )

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    snapshot_platform,
+)
 from syrupy.assertion import SnapshotAssertion
+
+from .conftest import BATTERY_SYSTEM, SimHarness
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +57,30 @@ async def test_state_of_charge_is_reported(
     assert state is not None
     assert state.state != STATE_UNAVAILABLE
     assert 10 <= float(state.state) <= 100
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_battery_control_sensors(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Where the plan permits control: the grid state and the battery command state."""
+    assert hass.states.get("sensor.casa_solar_grid") == snapshot(name="grid")
+    assert hass.states.get("sensor.casa_solar_battery_command") == snapshot(name="command")
+    assert hass.states.get("sensor.texas_ranch_grid") is None
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_grid_state_follows_the_grid(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    assert hass.states.get("sensor.casa_solar_grid").state == "on_grid"
+    simulator.sim.set_grid(BATTERY_SYSTEM, on=False)
+    freezer.tick(timedelta(minutes=20))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.casa_solar_grid").state == "off_grid"

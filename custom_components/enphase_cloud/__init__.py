@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -10,21 +11,26 @@ from homeassistant.helpers import config_entry_oauth2_flow, config_validation as
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api import EnphaseClient
+from .battery_commands import BatteryCommander, async_delete_issues, async_restore_removed
 from .budget import Plan, async_get_budget
 from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN, base_url
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, EnphaseCloudData
+from .services import async_setup_services
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.NUMBER, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
+# A stored token this close to expiry is refreshed before the removal's restore call.
+TOKEN_MARGIN_S = 60
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up the integration: its actions live here, independent of any entry."""
+    async_setup_services(hass)
     return True
 
 
@@ -59,11 +65,47 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry)
     )
     coordinator = EnphaseCloudCoordinator(hass, entry, client, budget)
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = EnphaseCloudData(client=client, coordinator=coordinator, budget=budget)
+    commands = BatteryCommander(hass, entry, coordinator, client)
+    await commands.async_setup()
+    entry.runtime_data = EnphaseCloudData(
+        client=client, coordinator=coordinator, budget=budget, commands=commands
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry) -> bool:
-    """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload a config entry; a running battery command stays stored for the next setup."""
+    if not await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        return False
+    await entry.runtime_data.commands.async_unload()
+    return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry) -> None:
+    """Restore the battery settings a running command changed, then forget the entry's data."""
+
+    async def _client() -> EnphaseClient:
+        implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
+            hass, entry
+        )
+        token: dict[str, Any] = dict(entry.data["token"])
+        if float(token.get("expires_at", 0)) < time.time() + TOKEN_MARGIN_S:
+            # The entry is gone from the registry: the refreshed token is used, not saved.
+            token = await implementation.async_refresh_token(token)
+
+        async def _access_token() -> str:
+            return str(token["access_token"])
+
+        return EnphaseClient(
+            async_get_clientsession(hass),
+            _access_token,
+            entry.data[CONF_API_KEY],
+            base_url=base_url(),
+            limiter=await async_get_budget(
+                hass, entry.data[CONF_API_KEY], Plan(entry.options.get(CONF_PLAN, DEFAULT_PLAN))
+            ),
+        )
+
+    await async_restore_removed(hass, entry.entry_id, _client)
+    async_delete_issues(hass, entry.entry_id)

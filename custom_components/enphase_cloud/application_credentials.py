@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, cast, override
 
-from aiohttp import BasicAuth, ClientError, ClientResponseError
+from aiohttp import ClientError, RequestInfo
 from homeassistant.components.application_credentials import (
     AuthImplementation,
     AuthorizationServer,
@@ -20,8 +20,10 @@ from homeassistant.exceptions import (
 )
 from homeassistant.helpers import config_entry_oauth2_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
-from .api import AUTHORIZE_PATH, TOKEN_PATH
+from .api import AUTHORIZE_PATH, TOKEN_PATH, basic_auth_header
 from .const import DEVELOPER_PORTAL_URL, DOMAIN, LOGGER, base_url
 
 
@@ -47,36 +49,42 @@ class EnphaseOAuth2Implementation(AuthImplementation):
         # The refresh grant of the base class adds client_id; Basic auth carries it.
         params = {key: value for key, value in data.items() if key != "client_id"}
         session = async_get_clientsession(self.hass)
+        headers = {"Authorization": basic_auth_header(self.client_id, self.client_secret)}
         try:
-            response = await session.post(
-                self.token_url,
-                params=params,
-                auth=BasicAuth(self.client_id, self.client_secret),
-            )
-            response.raise_for_status()
-            return cast("dict[str, Any]", await response.json())
-        except ClientResponseError as err:
-            LOGGER.debug("Enphase token request failed with HTTP %s", err.status)
-            kwargs: dict[str, Any] = {
-                "request_info": err.request_info,
-                "history": err.history,
-                "status": err.status,
-                "message": err.message,
-                "headers": err.headers,
-                "domain": DOMAIN,
-            }
-            if (
-                err.status == HTTPStatus.TOO_MANY_REQUESTS
-                or err.status >= HTTPStatus.INTERNAL_SERVER_ERROR
-            ):
-                raise OAuth2TokenRequestTransientError(**kwargs) from err
-            if err.status >= HTTPStatus.BAD_REQUEST:
-                # Expired or revoked refresh token: only a new browser login helps.
-                raise OAuth2TokenRequestReauthError(**kwargs) from err
-            raise OAuth2TokenRequestError(**kwargs) from err
+            async with session.post(self.token_url, params=params, headers=headers) as response:
+                status = response.status
+                reason = response.reason or ""
+                ok = HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES
+                body = await response.json(content_type=None) if ok else None
         except (ClientError, ValueError) as err:
             LOGGER.debug("Enphase token request got no usable answer: %s", type(err).__name__)
-            raise OAuth2TokenRequestConnectionError(domain=DOMAIN) from err
+            # No chained cause: aiohttp's errors name the URL, whose query holds the grant.
+            raise OAuth2TokenRequestConnectionError(domain=DOMAIN) from None
+        if not ok:
+            raise self._token_error(status, reason)
+        if not isinstance(body, dict):
+            LOGGER.debug("Enphase answered the token request with %s", type(body).__name__)
+            raise OAuth2TokenRequestConnectionError(domain=DOMAIN)
+        return cast("dict[str, Any]", body)
+
+    def _token_error(self, status: int, reason: str) -> OAuth2TokenRequestError:
+        """Map a refused token request; the error names the URL without its query."""
+        LOGGER.debug("Enphase token request failed with HTTP %s", status)
+        url = URL(self.token_url).with_query(None)
+        kwargs: dict[str, Any] = {
+            "request_info": RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url),
+            "status": status,
+            "message": reason,
+            "domain": DOMAIN,
+        }
+        if (
+            HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+            and status != HTTPStatus.TOO_MANY_REQUESTS
+        ):
+            # Expired or revoked refresh token, or a rejected client: only a new login helps.
+            return OAuth2TokenRequestReauthError(**kwargs)
+        # Enphase is overloaded or failing: try again later with the same token.
+        return OAuth2TokenRequestTransientError(**kwargs)
 
 
 async def async_get_auth_implementation(

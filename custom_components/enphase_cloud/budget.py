@@ -63,6 +63,8 @@ STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 5.0
 """Seconds: a crash loses at most this much counting, HA's stop writes the rest."""
 ISSUE_QUOTA_EXHAUSTED: Final = "quota_exhausted"
+TARGET_SHARE: Final = 0.95
+"""Share of the month's quota the cadence plans to use; the rest is kept in reserve."""
 
 _WINDOW: Final = timedelta(seconds=60)
 _SLOT: Final = timedelta(minutes=15)
@@ -388,7 +390,7 @@ def plan_cadence(  # noqa: PLR0913 - all keyword-only, named by the coordinator
     now: datetime,
     fast_calls: int,
     bulk_calls: int,
-    target_share: float = 0.95,
+    target_share: float = TARGET_SHARE,
 ) -> Cadence:
     """Return the cadences that keep the UTC month under `target_share` of its quota.
 

@@ -241,6 +241,10 @@ class CommandEngine:
         system = self._systems.get(system_id)
         return system.last_ended_at if system else None
 
+    def busy_systems(self) -> list[int]:
+        """Return the systems with a command running or a restore under way."""
+        return sorted(system_id for system_id, system in self._systems.items() if system.busy())
+
     def next_wakeup(self) -> datetime | None:
         """Return the earliest time `async_tick` must run, or None when nothing waits."""
         times: list[datetime] = []

@@ -14,6 +14,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_API_KEY, CONF_TOKEN
 from homeassistant.core import callback
+from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenRequestReauthError
 from homeassistant.helpers import config_entry_oauth2_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -152,11 +153,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         await self.async_set_unique_id(str(uid))
         if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            entry = self._get_reauth_entry()
-            return self.async_update_reload_and_abort(
-                entry, data_updates={CONF_TOKEN: data[CONF_TOKEN], CONF_API_KEY: self._api_key}
-            )
-        self._abort_if_unique_id_configured()
+        else:
+            self._abort_if_unique_id_configured()
         self._oauth_data = data
         result = await self._async_finish(data)
         if not isinstance(result, str):
@@ -169,7 +167,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         )
 
     async def _async_finish(self, data: dict[str, Any]) -> ConfigFlowResult | str:
-        """Create the entry, or return the form error to show with the API key step."""
+        """Create (or, in reauth, update) the entry, or return the API key step's error."""
         token: str = data[CONF_TOKEN]["access_token"]
 
         async def _token() -> str:
@@ -187,6 +185,13 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
             return self.async_abort(reason="no_systems")
         if error is not None:
             return error
+        if self.source == SOURCE_REAUTH:
+            entry = self._get_reauth_entry()
+            return self.async_update_reload_and_abort(
+                entry,
+                data_updates={CONF_TOKEN: data[CONF_TOKEN], CONF_API_KEY: self._api_key},
+                options={**entry.options, CONF_PLAN: self._plan},
+            )
         return self.async_create_entry(
             title=_title(systems),
             data={**data, CONF_API_KEY: self._api_key},
@@ -196,6 +201,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start a new Enphase login when the refresh token expired or was revoked."""
         self._api_key = entry_data[CONF_API_KEY]
+        self._plan = self._get_reauth_entry().options.get(CONF_PLAN, DEFAULT_PLAN)
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
@@ -239,13 +245,33 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 api_key,
                 base_url=base_url(),
                 # The flow's calls count against the key's quota like every other call.
-                limiter=await async_get_budget(self.hass, api_key, Plan(user_input[CONF_PLAN])),
+                # The running entry's budget keeps its plan until the change is saved.
+                limiter=await async_get_budget(
+                    self.hass,
+                    api_key,
+                    Plan(
+                        entry.options.get(CONF_PLAN, DEFAULT_PLAN)
+                        if api_key == entry.data[CONF_API_KEY]
+                        else user_input[CONF_PLAN]
+                    ),
+                ),
             )
-            _systems, error = await _async_validate(client)
+            try:
+                _systems, error = await _async_validate(client)
+            except OAuth2TokenRequestReauthError:
+                # The saved login is dead: only a new Enphase login helps, not a new key.
+                # Reauth cannot start while this flow runs; the entry starts it itself
+                # at its next call to Enphase.
+                return self.async_abort(reason="reauth_required")
+            except OAuth2TokenRequestBaseError:
+                LOGGER.debug("Refreshing the Enphase token failed", exc_info=True)
+                error = "cannot_connect"
+            if error == "invalid_auth":
+                return self.async_abort(reason="reauth_required")
             if error is None:
                 return self.async_update_reload_and_abort(
                     entry,
-                    data_updates={CONF_API_KEY: user_input[CONF_API_KEY].strip()},
+                    data_updates={CONF_API_KEY: api_key},
                     options={**entry.options, CONF_PLAN: user_input[CONF_PLAN]},
                 )
             errors["base"] = error

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from homeassistant.core import callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -32,7 +33,7 @@ from .api import (
     System,
 )
 from .api.errors import PERIOD_MINUTE
-from .budget import PLAN_LIMITS, ApiBudget, Cadence, plan_cadence
+from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, BatteryLevel, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
@@ -55,6 +56,10 @@ RESERVED_CALLS = 2
 # regular polls keep what they need (a long horizon on the free plan takes months).
 HISTORY_MONTH_SHARE = 0.25
 BACKLOG_RETRY = timedelta(minutes=1)
+# Streams further behind than this are a backfill subject to the month's history share
+# (a long horizon); up to five `week` calls per stream (the default 30-day horizon, a
+# week or a month offline) always go, so statistics never wait for the next month.
+HISTORY_AFTER = timedelta(days=35)
 FIRST_POLL_DELAY = timedelta(seconds=30)
 
 
@@ -97,7 +102,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._next_fast: datetime | None = None
         self._next_bulk: datetime | None = None
         self._history_in_progress = False
+        self._history_retry = False
         self._first_poll_done = False
+        self._refresh_requested = False
 
     async def _async_setup(self) -> None:
         """Check the token and list the account's systems before the first poll."""
@@ -119,7 +126,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
 
     async def _async_add_system(self, system: System) -> None:
         devices = await self.client.async_get_devices(system.system_id)
-        snapshot = SystemSnapshot(system=system, devices=devices)
+        snapshot = SystemSnapshot(
+            system=system, devices=devices, system_fetched_at=dt_util.utcnow()
+        )
         if devices.has_battery:
             snapshot = await self._async_probe_control(snapshot)
         self._systems[system.system_id] = snapshot
@@ -146,7 +155,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             LOGGER.info(
                 "The Enphase plan does not permit battery control of system %s", snapshot.system_id
             )
-            return snapshot
+            return replace(snapshot, control_denied_by_plan=True)
         except EnphaseUnprocessable:
             # Enphase lists a battery but has no settings for it ("no encharges").
             return snapshot
@@ -212,7 +221,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     def _snapshot(self, now: datetime, retry_at: datetime | None) -> AccountSnapshot:
         candidates = [moment for moment in (self._next_fast, self._next_bulk) if moment is not None]
         next_poll = min(candidates) if candidates else now + QUARTER
-        if self._history_in_progress:
+        if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
         if retry_at is not None:
             next_poll = max(retry_at, now + timedelta(seconds=1))
@@ -226,9 +235,50 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             stale_after=2 * max(cadence.fast, cadence.bulk) + timedelta(hours=1),
         )
 
+    @callback
+    def _async_refresh_finished(self) -> None:
+        """Let entities judge staleness again after every failed poll.
+
+        The base class tells listeners only about the first of several failures in a
+        row; entities that keep the last data must still turn unavailable once it is
+        older than `stale_after`.
+        """
+        if not self.last_update_success and self.data is not None:
+            self.async_update_listeners()
+
+    async def async_request_refresh(self) -> None:
+        """Poll everything now at the user's request (`homeassistant.update_entity`).
+
+        Honoured only when the budget has room for the round: see `_manual_allowed`.
+        """
+        self._refresh_requested = True
+        await super().async_request_refresh()
+
+    def _manual_allowed(self) -> bool:
+        """Return whether a requested round's live reads fit this minute and the month.
+
+        The live reads are the systems list, each system's summary and latest
+        telemetry, and the battery; energy streams that do not fit this minute
+        follow a minute later. A requested round never spends the reserve the
+        cadence keeps back (the last 5 % of the quota), so the scheduled polls
+        still see the month out.
+        """
+        calls = self._cadence_calls()[0] + 1 + 2 * len(self._systems)
+        limits = PLAN_LIMITS[self.budget.plan]
+        return (
+            self.budget.calls_available_now() >= calls
+            and self.budget.used_this_month + calls <= TARGET_SHARE * limits.per_month
+        )
+
     async def _async_poll(self, now: datetime) -> None:
         cadence = self._cadence(now)
         bulk_due = self._next_bulk is None or now >= self._next_bulk
+        if self._refresh_requested:
+            self._refresh_requested = False
+            if self._manual_allowed():
+                bulk_due = True
+            else:
+                LOGGER.info("Refresh request skipped: the Enphase API budget has no room now")
         fast_due = bulk_due or self._next_fast is None or now >= self._next_fast
         if bulk_due:
             await self._async_bulk(now)
@@ -254,7 +304,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 or system.last_report_at is None
                 or snapshot.system.last_report_at != system.last_report_at
             )
-            snapshot = replace(snapshot, system=system)
+            snapshot = replace(snapshot, system=system, system_fetched_at=now)
             self._systems[system_id] = snapshot
             if snapshot.control_permitted:
                 await self._async_read_config(system_id, now)
@@ -306,7 +356,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             storm_guard=storm_guard or snapshot.storm_guard,
             config_fetched_at=dt_util.utcnow(),
         )
-        self.async_set_updated_data(replace(self.data, systems=dict(self._systems)))
+        # Not async_set_updated_data: that would push the next poll a whole interval out.
+        self.data = replace(self.data, systems=dict(self._systems))
+        self.async_update_listeners()
 
     async def _async_fast(self, now: datetime) -> None:
         """Read battery telemetry: state of charge now, battery energy into statistics."""
@@ -334,24 +386,45 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             )
 
     async def _async_history(self, now: datetime) -> None:
-        """Import older intervals with the calls left this minute, a few per poll."""
+        """Import older intervals with the calls left this minute, a few per poll.
+
+        Only a backfill beyond five weeks (a long horizon, months offline) counts
+        against the month's history share; a stream less far behind (the default
+        horizon, the free plan's daily energy round, a restart, a gateway's
+        backlog) is regular work. A retry a minute later is planned only when the
+        minute's window is what held the import back, never for the month's.
+        """
         if not self._first_poll_done:
             # Setup's first refresh shows current data at once; history follows.
-            self._history_in_progress = True
+            self._history_in_progress = self._history_retry = True
             return
-        behind = False
+        behind = retry = False
         month_cap = HISTORY_MONTH_SHARE * PLAN_LIMITS[self.budget.plan].per_month
         for syncs in self._syncs.values():
             for sync in syncs:
                 if not await sync.async_needs_history(now):
                     continue
-                calls = self.budget.calls_available_now() - RESERVED_CALLS
-                if calls <= 0 or self.budget.used_this_month >= month_cap:
+                if (
+                    await sync.async_behind(now) > HISTORY_AFTER
+                    and self.budget.used_this_month >= month_cap
+                ):
                     behind = True
                     continue
+                calls = self.budget.calls_available_now() - RESERVED_CALLS
+                if calls <= 0:
+                    behind = True
+                    retry = retry or self._minute_limited()
+                    continue
                 result = await sync.async_catch_up(now, max_calls=calls)
-                behind = behind or not result.caught_up
+                if not result.caught_up:
+                    behind = retry = True
         self._history_in_progress = behind
+        self._history_retry = retry
+
+    def _minute_limited(self) -> bool:
+        """Return whether only the minute's window (not a block or the month) stops calls."""
+        budget = self.budget
+        return budget.blocked_until is None and budget.remaining_this_month > RESERVED_CALLS
 
     def _remove_system(self, system_id: int) -> None:
         """Forget a system that left the account, and its devices."""

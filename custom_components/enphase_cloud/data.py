@@ -13,6 +13,7 @@ from .api import BatterySettings, Devices, GridStatus, LatestTelemetry, StormGua
 
 if TYPE_CHECKING:
     from .api import EnphaseClient
+    from .battery_commands import BatteryCommander
     from .budget import ApiBudget
     from .coordinator import EnphaseCloudCoordinator
 
@@ -34,10 +35,14 @@ class SystemSnapshot:
     summary: Summary | None = None
     telemetry: LatestTelemetry | None = None
     live_fetched_at: datetime | None = None
+    system_fetched_at: datetime | None = None
+    """When the systems list last confirmed the status and last report (no upload, no news)."""
     battery_level: BatteryLevel | None = None
     battery_fetched_at: datetime | None = None
     control_permitted: bool = False
     """The plan lets this battery system's settings be read and changed."""
+    control_denied_by_plan: bool = False
+    """Enphase refused the settings because of the plan (not for want of a battery)."""
     battery_settings: BatterySettings | None = None
     storm_guard: StormGuard | None = None
     grid_status: GridStatus | None = None
@@ -76,6 +81,8 @@ class EnphaseCloudData:
     client: EnphaseClient
     coordinator: EnphaseCloudCoordinator
     budget: ApiBudget
+    commands: BatteryCommander
+    """Timed battery commands of the entry's systems."""
 
 
 type EnphaseCloudConfigEntry = ConfigEntry[EnphaseCloudData]

@@ -35,6 +35,15 @@ TO_REDACT = {
 }
 
 
+def _plain(value: object) -> object:
+    """Turn tuples into lists: redaction walks only mappings and lists."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: EnphaseCloudConfigEntry
 ) -> dict[str, Any]:
@@ -51,7 +60,7 @@ async def async_get_config_entry_diagnostics(
             "budget": data.budget.as_diagnostics(),
             "history": {"in_progress": snapshot.history_in_progress},
             "next_poll": snapshot.next_poll,
-            "systems": [asdict(system) for system in snapshot.systems.values()],
+            "systems": [_plain(asdict(system)) for system in snapshot.systems.values()],
         },
         TO_REDACT,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -18,6 +19,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .commands import CommandState
 from .const import DOMAIN, SYSTEM_STATUSES
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
@@ -65,6 +67,12 @@ def _production_power(s: SystemSnapshot) -> int | None:
 
 def _wh_to_kwh(value: int | None) -> float | None:
     return None if value is None else value / 1000
+
+
+def _grid_state(s: SystemSnapshot) -> str | None:
+    if s.grid_status is None:
+        return None
+    return "on_grid" if s.grid_status.on_grid else "off_grid"
 
 
 SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
@@ -118,18 +126,24 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=list(SYSTEM_STATUSES),
         value_fn=lambda s: s.system.status if s.system.status in SYSTEM_STATUSES else None,
+        # A gateway that stopped uploading is what this sensor reports: judge its age
+        # by the systems list, which every bulk round reads.
+        fetched_fn=lambda s: s.system_fetched_at,
     ),
     EnphaseSensorEntityDescription(
         key="last_report",
         translation_key="last_report",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda s: s.system.last_report_at,
+        fetched_fn=lambda s: s.system_fetched_at,
     ),
     EnphaseSensorEntityDescription(
         key="last_interval_end",
         translation_key="last_interval_end",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda s: s.summary.last_interval_end_at if s.summary else None,
+        # Still the latest interval while the systems list reports no new upload.
+        fetched_fn=lambda s: s.system_fetched_at,
     ),
     EnphaseSensorEntityDescription(
         key="battery_level",
@@ -183,6 +197,22 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         exists_fn=lambda s: s.has_battery,
         value_fn=lambda s: _wh_to_kwh(s.summary.battery_capacity_wh) if s.summary else None,
     ),
+    EnphaseSensorEntityDescription(
+        key="grid_state",
+        translation_key="grid_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=["on_grid", "off_grid"],
+        exists_fn=lambda s: s.has_battery and s.control_permitted,
+        fetched_fn=lambda s: s.config_fetched_at,
+        value_fn=_grid_state,
+    ),
+)
+
+BATTERY_COMMAND_SENSOR = SensorEntityDescription(
+    key="battery_command",
+    translation_key="battery_command",
+    device_class=SensorDeviceClass.ENUM,
+    options=[state.value for state in CommandState],
 )
 
 
@@ -231,6 +261,33 @@ class EnphaseSystemSensor(EnphaseCloudEntity, SensorEntity):
     def native_value(self) -> Value:
         """Return the value from the latest snapshot."""
         return self.entity_description.value_fn(self.snapshot)
+
+
+class EnphaseBatteryCommandSensor(EnphaseCloudEntity, SensorEntity):
+    """Where the battery command of a system stands, and what it will restore."""
+
+    def fetched_at(self) -> datetime | None:
+        """Return None: the state comes from Home Assistant's own command engine."""
+        return None
+
+    @property
+    def native_value(self) -> str:
+        """Return idle, pending, active or restoring."""
+        return self.coordinator.config_entry.runtime_data.commands.state(self.system_id).value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the running (or last) command's details."""
+        return self.coordinator.config_entry.runtime_data.commands.attributes(self.system_id)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the command engine as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.config_entry.runtime_data.commands.async_add_listener(
+                self.async_write_ha_state
+            )
+        )
 
 
 class EnphaseBudgetSensor(CoordinatorEntity[EnphaseCloudCoordinator], SensorEntity):
@@ -284,6 +341,12 @@ async def async_setup_entry(
             for sid in new
             for description in SYSTEM_SENSORS
             if description.exists_fn(coordinator.data.systems[sid])
+        )
+        async_add_entities(
+            EnphaseBatteryCommandSensor(coordinator, sid, BATTERY_COMMAND_SENSOR, battery=True)
+            for sid in new
+            if coordinator.data.systems[sid].has_battery
+            and coordinator.data.systems[sid].control_permitted
         )
         known.intersection_update(coordinator.data.systems)
 

@@ -1,0 +1,1 @@
+"""The simulated-month benchmark (run by script/bench, never by the test suite)."""

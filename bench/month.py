@@ -1,0 +1,360 @@
+"""A simulated month: the integration against the simulator for 30 days, per plan.
+
+Run by `script/bench` (never collected by the test suite: `testpaths` is `tests`).
+Home Assistant runs in the pytest-homeassistant-custom-component harness with a
+real recorder; time is frozen and moved forward in steps, so the month takes
+seconds. The simulator serves the Enphase API over HTTP on 127.0.0.1 and knows
+the ground truth of every interval.
+
+The month: setup on 1 June (history imported back to the default horizon), a
+3-day gateway outage of the battery system (its backlog is uploaded when it
+comes back), and a 2-day Home Assistant downtime (the entry unloaded, the
+budget dropped from memory so it reloads from its Store, the recorder kept).
+
+Figures, one JSON line per plan written to $BENCH_OUT (or printed):
+- api_calls: every `/api/v4` request Home Assistant made, whatever the answer.
+- http_429: of those, how many Enphase refused with 429.
+- intervals_expected / intervals_imported: interval values of every stream from
+  the start of the history horizon to the end of the last complete hour whose
+  statistics the plan's cadence must have fetched by the end (see `_cutoff`);
+  an interval counts as imported when its hour in the recorder equals the truth
+  exactly (energy: Wh; state of charge: mean, min and max).
+- energy_error_wh: max |recorder sum - true cumulative energy| over every hour
+  and energy stream, both counted from the start of the horizon.
+- soc_staleness_p50_min / p95_min: age of the state of charge Home Assistant
+  shows (now - end of the interval it was measured in), sampled every 5 minutes
+  while Home Assistant runs (the gateway outage included, the downtime not).
+- checked_until: the end of the window the interval figures cover.
+- statuses: the API's answers by HTTP status (401: the plan has no battery control).
+- fast_cadence_min / bulk_cadence_min: median gap between battery telemetry
+  reads and between systems-list reads (the two polling tiers).
+- wall_s: wall-clock seconds of the plan's run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+import itertools
+import json
+import math
+import os
+from pathlib import Path
+import statistics as stats
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.enphase_cloud.budget import DATA_BUDGETS
+from custom_components.enphase_cloud.const import (
+    BASE_URL_ENV,
+    CONF_PLAN,
+    DEFAULT_HISTORY_DAYS,
+    DOMAIN,
+)
+from custom_components.enphase_cloud.statistics import Stream, statistic_id
+from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app
+from enphase_simulator.config import Outage
+from tests.conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, token_data
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+DAYS = 30
+END = START + timedelta(days=DAYS)
+OUTAGE = (START + timedelta(days=10, hours=12), START + timedelta(days=13, hours=12))
+DOWNTIME = (START + timedelta(days=16, hours=6), START + timedelta(days=18, hours=6))
+HORIZON = timedelta(days=DEFAULT_HISTORY_DAYS)
+SAMPLE = timedelta(minutes=5)
+HOUR = timedelta(hours=1)
+QUARTER = timedelta(minutes=15)
+RETRY_STEP = timedelta(minutes=1)
+
+# Which truth field feeds which statistic, per system.
+TRUTH_FIELDS: dict[int, dict[Stream, str]] = {
+    BATTERY_SYSTEM: {
+        Stream.PRODUCTION: "production",
+        Stream.CONSUMPTION: "consumption",
+        Stream.GRID_IMPORT: "import",
+        Stream.GRID_EXPORT: "export",
+        Stream.BATTERY_CHARGE: "charge",
+        Stream.BATTERY_DISCHARGE: "discharge",
+        Stream.BATTERY_SOC: "soc_percent",
+    },
+    PLAIN_SYSTEM: {Stream.PRODUCTION: "production"},
+}
+
+
+class Probe:
+    """Counts the API requests the simulator answers, by status, with their times."""
+
+    def __init__(self) -> None:
+        """Start with nothing counted."""
+        self.statuses: Counter[int] = Counter()
+        self.times: dict[str, list[datetime]] = {}
+
+    @web.middleware
+    async def middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Count one answer of the Enphase API (OAuth and admin calls are not API calls)."""
+        if not request.path.startswith("/api/v4"):
+            return await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as err:
+            self.statuses[err.status] += 1
+            raise
+        self.statuses[response.status] += 1
+        self.times.setdefault(request.path, []).append(dt_util.utcnow())
+        return response
+
+    def median_gap_min(self, path: str) -> float | None:
+        """Return the median minutes between successful calls to `path`."""
+        moments = self.times.get(path, [])
+        gaps = [(b - a).total_seconds() / 60 for a, b in itertools.pairwise(moments)]
+        return round(stats.median(gaps), 1) if gaps else None
+
+
+@pytest.fixture(params=["watt", "kilowatt"])
+def plan(request: pytest.FixtureRequest) -> str:
+    """Return the plan of this run."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def served(
+    hass: HomeAssistant,
+    socket_enabled: None,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    plan: str,
+) -> AsyncGenerator[tuple[Simulator, Probe]]:
+    """Serve the simulator on Home Assistant's frozen clock, counting API answers."""
+    freezer.move_to(START)
+    config = SimConfig(
+        plan=plan,
+        clock=dt_util.utcnow,
+        auto_approve=True,
+        outages=(Outage(system_id=BATTERY_SYSTEM, start=OUTAGE[0], end=OUTAGE[1]),),
+    )
+    app = create_app(config)
+    probe = Probe()
+    # First, so it also sees the answers the simulator's own gate gives (401, 429).
+    app.middlewares.insert(0, probe.middleware)
+    server = TestServer(app, host="127.0.0.1", access_log=None)
+    await server.start_server()
+    monkeypatch.setenv(BASE_URL_ENV, str(server.make_url("")).rstrip("/"))
+    try:
+        yield app[SIMULATOR_KEY], probe
+    finally:
+        await server.close()
+
+
+class Month:
+    """Drives Home Assistant through the month and samples what it shows."""
+
+    def __init__(
+        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry
+    ) -> None:
+        """Follow `entry` on `hass`."""
+        self.hass = hass
+        self.freezer = freezer
+        self.entry = entry
+        self.staleness: list[float] = []
+        self._next_sample = START
+
+    async def run_until(self, until: datetime) -> None:
+        """Move time to `until`, waking Home Assistant whenever it has something to do.
+
+        Home Assistant only changes what it shows when a poll runs, so between
+        two polls the state of charge's age is sampled without waking it.
+        """
+        now = dt_util.utcnow()
+        while now < until:
+            coordinator = self.entry.runtime_data.coordinator
+            poll = coordinator.data.next_poll if coordinator.data else None
+            # After a failed poll the snapshot's next poll is stale: retry as HA would.
+            wake = poll if poll is not None and poll > now else now + RETRY_STEP
+            wake = min(wake, until)
+            self._sample_until(wake)
+            now = wake
+            self.freezer.move_to(now)
+            async_fire_time_changed(self.hass, now)
+            await self.hass.async_block_till_done(wait_background_tasks=True)
+
+    def _sample_until(self, until: datetime) -> None:
+        """Sample the state of charge's age at every 5 minutes before `until`."""
+        coordinator = self.entry.runtime_data.coordinator
+        system = coordinator.data.systems.get(BATTERY_SYSTEM) if coordinator.data else None
+        measured = system.battery_level.measured_at if system and system.battery_level else None
+        while self._next_sample < until:
+            moment = self._next_sample
+            self._next_sample += SAMPLE
+            if moment < dt_util.utcnow():
+                continue  # Home Assistant was down then
+            age = math.inf if measured is None else (moment - measured).total_seconds() / 60
+            self.staleness.append(age)
+
+    async def sleep_through(self, until: datetime) -> None:
+        """Move time while Home Assistant is down (its Store writes still land)."""
+        self.freezer.move_to(until)
+        async_fire_time_changed(self.hass, until)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _cutoff(plan: str) -> datetime:
+    """Return the end of the checked window: one bulk round before the end, to the hour.
+
+    The free plan fetches the energy streams once a day (the month's quota
+    allows no more), so the last day's energy is not yet imported at the end of
+    the run by design; the paid plans fetch them every quarter hour.
+    """
+    lag = timedelta(days=1) if plan == "watt" else QUARTER
+    return (END - lag).replace(minute=0, second=0, microsecond=0)
+
+
+async def _compare(hass: HomeAssistant, sim: Simulator, plan: str) -> dict[str, int]:
+    """Compare the recorder's hours with the simulator's truth over the window."""
+    await async_wait_recording_done(hass)
+    first, last = START - HORIZON, _cutoff(plan)
+    expected = imported = 0
+    error = 0
+    for system_id, fields in TRUTH_FIELDS.items():
+        truth = sim.truth(system_id, first, last)
+        hours: dict[datetime, list[dict[str, int]]] = {}
+        for row in truth:
+            end_at = datetime.fromtimestamp(row["end_at"], UTC)
+            hours.setdefault((end_at - QUARTER).replace(minute=0), []).append(row)
+        ids = {statistic_id(system_id, stream) for stream in fields}
+        rows = await get_instance(hass).async_add_executor_job(
+            statistics_during_period,
+            hass,
+            first - HOUR,
+            last,
+            ids,
+            "hour",
+            None,
+            {"state", "sum", "mean", "min", "max"},
+        )
+        for stream, field in fields.items():
+            stored = {
+                datetime.fromtimestamp(r["start"], UTC): r
+                for r in rows.get(statistic_id(system_id, stream), [])
+            }
+            base = stored.get(first - HOUR, {}).get("sum") or 0.0
+            cumulative = 0
+            for hour in sorted(hours):
+                values = [r[field] for r in hours[hour]]
+                expected += len(values)
+                row = stored.get(hour)
+                if stream is Stream.BATTERY_SOC:
+                    if row is not None and _soc_matches(row, values):
+                        imported += len(values)
+                    continue
+                cumulative += sum(values)
+                if row is None:
+                    continue
+                if round((row.get("state") or 0) * 1000) == sum(values):
+                    imported += len(values)
+                error = max(error, abs(round(((row.get("sum") or 0) - base) * 1000) - cumulative))
+    return {
+        "intervals_expected": expected,
+        "intervals_imported": imported,
+        "energy_error_wh": error,
+    }
+
+
+def _soc_matches(row: Mapping[str, Any], values: list[int]) -> bool:
+    mean = sum(values) / len(values)
+    return (
+        math.isclose(row.get("mean") or -1, mean, abs_tol=1e-6)
+        and row.get("min") == min(values)
+        and row.get("max") == max(values)
+    )
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))
+    return round(ordered[index], 1)
+
+
+async def test_month(
+    hass: HomeAssistant,
+    served: tuple[Simulator, Probe],
+    credentials: None,
+    freezer: FrozenDateTimeFactory,
+    plan: str,
+) -> None:
+    """Run the month on `plan` and write its figures."""
+    began = os.times().elapsed
+    # The harness runs the loop in debug mode, which records a stack per callback:
+    # Home Assistant never runs like that, and it would double the run time.
+    hass.loop.set_debug(False)
+    sim, probe = served
+    tokens = sim.mint_tokens()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa Solar (+1)",
+        unique_id=str(tokens["enl_uid"]),
+        data={"auth_implementation": DOMAIN, "token": token_data(tokens), CONF_API_KEY: API_KEY},
+        options={CONF_PLAN: plan},
+    )
+    entry.add_to_hass(hass)
+    month = Month(hass, freezer, entry)
+    if not await hass.config_entries.async_setup(entry.entry_id):
+        msg = "setup failed"
+        raise RuntimeError(msg)
+    await hass.async_block_till_done()
+    await month.run_until(DOWNTIME[0])
+    # Home Assistant stops: the entry unloads, the budget's Store is written, and
+    # the in-memory budget is gone as after a restart.
+    await hass.config_entries.async_unload(entry.entry_id)
+    await month.sleep_through(DOWNTIME[1])
+    hass.data.pop(DATA_BUDGETS, None)
+    if not await hass.config_entries.async_setup(entry.entry_id):
+        msg = "setup after the downtime failed"
+        raise RuntimeError(msg)
+    await hass.async_block_till_done()
+    await month.run_until(END)
+    result: dict[str, Any] = {
+        "plan": plan,
+        "api_calls": sum(probe.statuses.values()),
+        "http_429": probe.statuses[429],
+        **await _compare(hass, sim, plan),
+        "checked_until": _cutoff(plan).isoformat(),
+        "soc_staleness_p50_min": _percentile(month.staleness, 0.5),
+        "soc_staleness_p95_min": _percentile(month.staleness, 0.95),
+        "fast_cadence_min": probe.median_gap_min(
+            f"/api/v4/systems/{BATTERY_SYSTEM}/telemetry/battery"
+        ),
+        "bulk_cadence_min": probe.median_gap_min("/api/v4/systems"),
+        "statuses": {str(k): v for k, v in sorted(probe.statuses.items())},
+    }
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    result["wall_s"] = round(os.times().elapsed - began, 1)
+    line = json.dumps(result)
+    if out := os.environ.get("BENCH_OUT"):
+        # Once, after the run: blocking the loop here changes no figure.
+        with Path(out).open("a", encoding="utf-8") as file:  # noqa: ASYNC230
+            file.write(line + "\n")
+    else:
+        print(line)  # noqa: T201

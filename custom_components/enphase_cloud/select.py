@@ -1,0 +1,92 @@
+"""Select: the IQ Battery's mode, where the plan permits battery control."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .api import BatteryMode, BatterySettings, EnphaseClient
+from .data import EnphaseCloudConfigEntry, SystemSnapshot
+from .entity import EnphaseCloudEntity, translate_errors
+
+# Writes are few and each one is a quota call: one at a time per platform.
+PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseSelectEntityDescription(SelectEntityDescription):
+    """A battery setting chosen from a list."""
+
+    value_fn: Callable[[SystemSnapshot], str | None]
+    set_fn: Callable[[EnphaseClient, int, str], Awaitable[BatterySettings]]
+
+
+SELECTS: tuple[EnphaseSelectEntityDescription, ...] = (
+    EnphaseSelectEntityDescription(
+        key="battery_mode",
+        translation_key="battery_mode",
+        options=[mode.value for mode in BatteryMode],
+        value_fn=lambda s: s.battery_settings.mode.value if s.battery_settings else None,
+        set_fn=lambda client, system_id, option: client.async_set_battery_settings(
+            system_id, mode=BatteryMode(option)
+        ),
+    ),
+)
+
+
+class EnphaseBatterySelect(EnphaseCloudEntity, SelectEntity):
+    """A battery setting of one system, written through Enphase's cloud."""
+
+    entity_description: EnphaseSelectEntityDescription
+
+    def fetched_at(self) -> datetime | None:
+        """Return when the battery settings were read or written."""
+        return self.snapshot.config_fetched_at
+
+    @property
+    def current_option(self) -> str | None:
+        """Return the option in force."""
+        return self.entity_description.value_fn(self.snapshot)
+
+    @translate_errors
+    async def async_select_option(self, option: str) -> None:
+        """Write the option; during a battery command this ends the command."""
+        settings = await self.entity_description.set_fn(
+            self.coordinator.client, self.system_id, option
+        )
+        self.coordinator.config_entry.runtime_data.commands.async_manual_change(
+            self.system_id, "Battery mode", battery_settings=settings
+        )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EnphaseCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the battery mode of every battery system whose control the plan permits."""
+    coordinator = entry.runtime_data.coordinator
+    known: set[int] = set()
+
+    @callback
+    def _add_new_systems() -> None:
+        new = [
+            sid
+            for sid, snapshot in coordinator.data.systems.items()
+            if sid not in known and snapshot.has_battery and snapshot.control_permitted
+        ]
+        known.update(new)
+        async_add_entities(
+            EnphaseBatterySelect(coordinator, sid, description, battery=True)
+            for sid in new
+            for description in SELECTS
+        )
+        known.intersection_update(coordinator.data.systems)
+
+    _add_new_systems()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))

@@ -1,0 +1,288 @@
+"""Tests for the Home Assistant side of battery commands: storage, restarts, repairs, removal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir, translation
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.enphase_cloud.battery_commands import (
+    not_permitted_issue_id,
+    restore_issue_id,
+    storage_key,
+)
+from custom_components.enphase_cloud.const import DOMAIN
+
+from .battery_helpers import COMMAND_SENSOR, advance, call, requested, settle, setup_entry
+from .conftest import BATTERY_SYSTEM, SimHarness
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def plan() -> str:
+    """Battery control needs the Megawatt plan."""
+    return "megawatt"
+
+
+async def assert_translated(hass: HomeAssistant, issue: ir.IssueEntry) -> None:
+    """The issue has an English title and description with every placeholder filled in."""
+    texts = await translation.async_get_translations(hass, "en", "issues", {DOMAIN})
+    for part in ("title", "description"):
+        template = texts[f"component.{DOMAIN}.issues.{issue.translation_key}.{part}"]
+        message = template.format(**(issue.translation_placeholders or {}))
+        assert message
+        assert "{" not in message
+
+
+def command_state(hass: HomeAssistant) -> str:
+    state = hass.states.get(COMMAND_SENSOR)
+    assert state is not None
+    return state.state
+
+
+async def test_command_sensor_attributes(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    start = datetime.now(UTC)
+    response = await call(hass, "hold_reserve", target_reserve=60, duration={"hours": 2})
+    state = hass.states.get(COMMAND_SENSOR)
+    assert state is not None
+    assert state.state == "pending"
+    attributes = dict(state.attributes)
+    assert attributes | {"options": None, "friendly_name": None} == {
+        "options": None,
+        "friendly_name": None,
+        "device_class": "enum",
+        "command_id": response["command_id"],
+        "kind": "hold_reserve",
+        "target_reserve": 60,
+        "started": start,
+        "effective_from": start + MINUTE,
+        "ends_at": start + timedelta(hours=2),
+        "export_to_grid": None,
+        "restore_to_mode": "self_consumption",
+        "restore_to_reserve": 30,
+        "restore_failing_since": None,
+        "last_end_reason": None,
+        "last_ended_at": None,
+    }
+
+
+async def test_restart_mid_command_resumes_its_timers(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    response = await call(hass, "hold_reserve", target_reserve=70, duration={"hours": 1})
+    await advance(hass, freezer, 10 * MINUTE)
+
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await settle(hass)
+
+    state = hass.states.get(COMMAND_SENSOR)
+    assert state is not None
+    assert state.state == "active"
+    assert state.attributes["command_id"] == response["command_id"]
+    assert requested(simulator) == ("self_consumption", 70)
+
+    await advance(hass, freezer, 50 * MINUTE)
+    assert command_state(hass) == "restoring"
+    assert requested(simulator) == ("self_consumption", 30)
+    await advance(hass, freezer, 2 * MINUTE)
+    assert command_state(hass) == "idle"
+
+
+async def test_restart_after_expiry_restores_at_once(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await call(hass, "discharge", target_reserve=40, duration={"hours": 1})
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await settle(hass)
+    assert init_integration.state is ConfigEntryState.NOT_LOADED
+
+    # Home Assistant was down past the command's end: nothing restored meanwhile.
+    freezer.tick(timedelta(hours=2))
+    assert requested(simulator) == ("self_consumption", 40)
+
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await settle(hass)
+    assert requested(simulator) == ("self_consumption", 30)
+    assert hass.states.get(COMMAND_SENSOR).attributes["last_end_reason"] == "expired"
+    await advance(hass, freezer, 2 * MINUTE)
+    assert command_state(hass) == "idle"
+
+
+async def test_restore_failure_raises_a_repair_then_recovers(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    issue_id = restore_issue_id(init_integration.entry_id, BATTERY_SYSTEM)
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 10})
+    simulator.sim.add_fault(503, path="*battery_settings", count=1000)
+
+    await advance(hass, freezer, 10 * MINUTE)
+    assert command_state(hass) == "restoring"
+    assert hass.states.get(COMMAND_SENSOR).attributes["restore_failing_since"] is not None
+    await advance(hass, freezer, 14 * MINUTE)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    await advance(hass, freezer, 2 * MINUTE)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "battery_restore_failing"
+    assert issue.translation_placeholders["system"] == "Casa Solar"
+    await assert_translated(hass, issue)
+    assert requested(simulator) == ("self_consumption", 80)
+
+    simulator.sim.clear_faults()
+    # The back-off has grown to 15 minutes at most: the next attempt succeeds.
+    await advance(hass, freezer, 20 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.parametrize("plan", ["watt"])
+async def test_plan_without_permission_raises_one_repair(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    issues = [issue for (domain, _), issue in issue_registry.issues.items() if domain == DOMAIN]
+    assert [issue.issue_id for issue in issues] == [
+        not_permitted_issue_id(init_integration.entry_id)
+    ]
+    assert issues[0].translation_key == "battery_control_not_permitted"
+    assert issues[0].translation_placeholders == {
+        "entry": init_integration.title,
+        "systems": "Casa Solar",
+    }
+    await assert_translated(hass, issues[0])
+    assert hass.states.get(COMMAND_SENSOR) is None
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await settle(hass)
+    assert not [key for key in issue_registry.issues if key[0] == DOMAIN]
+
+
+async def test_permitted_plan_raises_no_repair(
+    hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    assert not [key for key in issue_registry.issues if key[0] == DOMAIN]
+
+
+async def test_removing_the_entry_restores_first(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=90, duration={"hours": 2})
+    assert requested(simulator) == ("self_consumption", 90)
+
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await settle(hass)
+
+    assert requested(simulator) == ("self_consumption", 30)
+    assert storage_key(init_integration.entry_id) not in hass_storage
+
+
+async def test_removing_without_connection_names_the_settings(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "discharge", target_reserve=25, duration={"hours": 2})
+    simulator.sim.add_fault(500, path="*battery_settings", count=10)
+
+    with caplog.at_level(logging.ERROR):
+        await hass.config_entries.async_remove(init_integration.entry_id)
+        await settle(hass)
+
+    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert requested(simulator) == ("self_consumption", 25)
+
+
+async def test_removing_when_login_fails_names_the_settings(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=95, duration={"hours": 2})
+    token = {**init_integration.data["token"], "expires_at": 0}
+    hass.config_entries.async_update_entry(
+        init_integration, data={**init_integration.data, "token": token}
+    )
+    simulator.sim.revoke()
+
+    with caplog.at_level(logging.ERROR):
+        await hass.config_entries.async_remove(init_integration.entry_id)
+        await settle(hass)
+
+    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert requested(simulator) == ("self_consumption", 95)
+
+
+async def test_removing_without_commands_calls_nothing(
+    hass: HomeAssistant, simulator: SimHarness, init_integration: MockConfigEntry
+) -> None:
+    before = simulator.sim.usage()
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await settle(hass)
+    assert simulator.sim.usage() == before
+
+
+async def test_unreadable_storage_is_ignored(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    hass_storage[storage_key(config_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(config_entry.entry_id),
+        "data": {"version": 1, "systems": [{"system_id": "x"}]},
+    }
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert command_state(hass) == "idle"
+
+
+async def test_stale_issues_are_cleared_at_setup(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Issues persist across a restart; setup drops those that are no longer true."""
+    for issue_id in (
+        not_permitted_issue_id(config_entry.entry_id),
+        restore_issue_id(config_entry.entry_id, BATTERY_SYSTEM),
+    ):
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="battery_restore_failing",
+        )
+    await setup_entry(hass, config_entry)
+    assert not [key for key in issue_registry.issues if key[0] == DOMAIN]

@@ -1,0 +1,317 @@
+"""Tests for the coordinator's polls against the simulator: errors, rate limits, systems."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+import time
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.enphase_cloud.const import DOMAIN
+from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator, next_aligned
+
+from .conftest import BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
+
+NEIGHBOUR_SYSTEM = 1003
+SOLAR_POWER = "sensor.casa_solar_solar_power"
+
+
+@pytest.fixture
+def plan() -> str:
+    """Poll on the Kilowatt plan: a bulk round every quarter hour, no minute squeeze."""
+    return "kilowatt"
+
+
+async def _fire(hass: HomeAssistant) -> None:
+    async_fire_time_changed(hass)
+    # Scheduled refreshes run as background tasks.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, coordinator: EnphaseCloudCoordinator
+) -> None:
+    """Move the clock to the refresh the coordinator scheduled, and let it run."""
+    assert coordinator.update_interval is not None
+    freezer.tick(coordinator.update_interval)
+    await _fire(hass)
+
+
+@pytest.fixture
+async def coordinator(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> EnphaseCloudCoordinator:
+    """Return the coordinator after its first regular poll (a full bulk round)."""
+    coordinator = init_integration.runtime_data.coordinator
+    # Setup shows current data; the next polls catch history up, then a bulk round
+    # lands at the quarter hour plus the reporting lag.
+    while dt_util.utcnow() < datetime(2026, 6, 15, 19, 20, tzinfo=UTC):
+        await _poll(hass, freezer, coordinator)
+    assert coordinator.last_update_success
+    assert coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at == dt_util.utcnow()
+    return coordinator
+
+
+def test_next_aligned() -> None:
+    """Polls land five minutes after a quarter hour, when gateways have uploaded."""
+    assert next_aligned(datetime(2026, 6, 15, 19, 7, tzinfo=UTC)) == datetime(
+        2026, 6, 15, 19, 20, tzinfo=UTC
+    )
+    assert next_aligned(datetime(2026, 6, 15, 19, 5, tzinfo=UTC)) == datetime(
+        2026, 6, 15, 19, 5, tzinfo=UTC
+    )
+
+
+async def test_polls_every_quarter_hour(
+    hass: HomeAssistant, coordinator: EnphaseCloudCoordinator, freezer: FrozenDateTimeFactory
+) -> None:
+    assert coordinator.update_interval == timedelta(minutes=15)
+    assert coordinator.data.next_poll == datetime(2026, 6, 15, 19, 35, tzinfo=UTC)
+    before = hass.states.get(SOLAR_POWER)
+    assert before is not None
+    await _poll(hass, freezer, coordinator)
+    assert dt_util.utcnow() == datetime(2026, 6, 15, 19, 35, tzinfo=UTC)
+    snapshot = coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.live_fetched_at == dt_util.utcnow()
+    assert snapshot.battery_fetched_at == dt_util.utcnow()
+    assert coordinator.data.systems[PLAIN_SYSTEM].live_fetched_at == dt_util.utcnow()
+
+
+async def test_revoked_login_during_poll_starts_reauth(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Enphase rejects the access token: Home Assistant asks for a new login."""
+    simulator.sim.revoke()
+    await _poll(hass, freezer, coordinator)
+    assert not coordinator.last_update_success
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    # The entry, its devices and the last data stay while the user logs in again.
+    assert coordinator.config_entry.state is ConfigEntryState.LOADED
+    state = hass.states.get(SOLAR_POWER)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+
+
+async def test_refused_token_refresh_during_poll_starts_reauth(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The refresh token expired or was revoked: the next refresh fails, reauth starts."""
+    entry = coordinator.config_entry
+    simulator.sim.revoke()
+    token = {**entry.data["token"], "expires_at": time.time() - 10}
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "token": token})
+    await _poll(hass, freezer, coordinator)
+    assert not coordinator.last_update_success
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 503},
+        {"kind": "malformed"},
+        {"kind": "truncated"},
+    ],
+)
+async def test_enphase_failure_keeps_last_data(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+    fault: dict[str, Any],
+) -> None:
+    fetched = coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at
+    before = hass.states.get(SOLAR_POWER)
+    assert before is not None
+    simulator.sim.add_fault(count=1000, **fault)
+    await _poll(hass, freezer, coordinator)
+    assert not coordinator.last_update_success
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "cannot_connect"
+    # The last data stays, and so do the entities (staleness is judged in test_entity).
+    assert coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at == fetched
+    after = hass.states.get(SOLAR_POWER)
+    assert after is not None
+    assert after.state == before.state
+
+    simulator.sim.clear_faults()
+    await _poll(hass, freezer, coordinator)
+    assert coordinator.last_update_success
+    assert coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at == dt_util.utcnow()
+
+
+async def test_enphase_timeout_keeps_last_data(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A request Enphase never answers times out; the poll fails, the data stays."""
+    fetched = coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at
+    simulator.sim.add_fault(kind="timeout", count=1000, delay=3600)
+    assert coordinator.update_interval is not None
+    freezer.tick(coordinator.update_interval)
+    async_fire_time_changed(hass)
+    # Let the poll's first request reach the simulator, which hangs.
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await hass.async_block_till_done()
+    # The client's timeout (30 s) expires on Home Assistant's clock.
+    freezer.tick(timedelta(seconds=31))
+    await _fire(hass)
+    simulator.sim.cancel_sleeps()
+    assert not coordinator.last_update_success
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert "Timeout" in str(coordinator.last_exception.__cause__)
+    assert coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at == fetched
+
+
+async def test_rate_limit_keeps_data_and_waits(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Enphase's 429 for the minute: no error, the last data, the next poll after it."""
+    data = coordinator.data
+    simulator.sim.add_fault(status=429, count=1)
+    await _poll(hass, freezer, coordinator)
+    now = dt_util.utcnow()
+    assert now == datetime(2026, 6, 15, 19, 35, tzinfo=UTC)
+    assert coordinator.last_update_success
+    assert coordinator.data.systems == data.systems
+    retry_at = datetime(2026, 6, 15, 19, 36, tzinfo=UTC)
+    assert coordinator.data.next_poll == retry_at
+    assert coordinator.update_interval == retry_at - now
+    state = hass.states.get(SOLAR_POWER)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+
+    await _poll(hass, freezer, coordinator)
+    assert dt_util.utcnow() == retry_at
+    assert coordinator.data.systems[BATTERY_SYSTEM].live_fetched_at == retry_at
+
+
+async def test_month_quota_spent_defers_to_next_month(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.sim.set_usage(month=50_000)
+    data = coordinator.data
+    await _poll(hass, freezer, coordinator)
+    assert coordinator.last_update_success
+    assert coordinator.data.systems == data.systems
+    assert coordinator.data.next_poll == datetime(2026, 7, 1, tzinfo=UTC)
+    assert coordinator.update_interval == datetime(2026, 7, 1, tzinfo=UTC) - dt_util.utcnow()
+
+
+async def test_systems_appear_and_vanish_without_reload(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    entry = coordinator.config_entry
+
+    def device(identifier: str) -> dr.DeviceEntry | None:
+        return device_registry.async_get_device_by_identifier((DOMAIN, identifier), entry.entry_id)
+
+    def unique_ids() -> set[str]:
+        return {
+            e.unique_id for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        }
+
+    plain_entities = [
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if e.unique_id.startswith(f"{PLAIN_SYSTEM}_")
+    ]
+    assert plain_entities
+    assert device(str(NEIGHBOUR_SYSTEM)) is None
+
+    # The neighbours sell their house to the demo account's owner.
+    simulator.sim.transfer_system(NEIGHBOUR_SYSTEM, "demo@example.com")
+    await _poll(hass, freezer, coordinator)
+    assert entry.runtime_data.coordinator is coordinator
+    assert entry.state is ConfigEntryState.LOADED
+    system = device(str(NEIGHBOUR_SYSTEM))
+    battery = device(f"{NEIGHBOUR_SYSTEM}_battery")
+    assert system is not None
+    assert system.name == "Maple Cottage"
+    assert battery is not None
+    assert battery.via_device_id == system.id
+    assert {f"{NEIGHBOUR_SYSTEM}_production_power", f"{NEIGHBOUR_SYSTEM}_battery_level"} <= (
+        unique_ids()
+    )
+    entity_id = entity_registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{NEIGHBOUR_SYSTEM}_production_power"
+    )
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+
+    # The ranch leaves the account: its devices and entities go.
+    simulator.sim.transfer_system(PLAIN_SYSTEM, None)
+    await _poll(hass, freezer, coordinator)
+    assert entry.runtime_data.coordinator is coordinator
+    assert device(str(PLAIN_SYSTEM)) is None
+    assert not any(uid.startswith(f"{PLAIN_SYSTEM}_") for uid in unique_ids())
+    for entity_id in plain_entities:
+        assert hass.states.get(entity_id) is None
+    assert PLAIN_SYSTEM not in coordinator.data.systems
+    assert device(str(BATTERY_SYSTEM)) is not None
+    assert device(str(NEIGHBOUR_SYSTEM)) is not None
+
+    # And comes back later: devices and entities return, still without a reload.
+    simulator.sim.transfer_system(PLAIN_SYSTEM, "demo@example.com")
+    await _poll(hass, freezer, coordinator)
+    assert device(str(PLAIN_SYSTEM)) is not None
+    assert f"{PLAIN_SYSTEM}_production_power" in unique_ids()
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+@pytest.mark.parametrize(("fault", "permitted"), [(False, True), (True, False)])
+async def test_battery_without_settings_is_not_controlled(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    config_entry: MockConfigEntry,
+    fault: bool,
+    permitted: bool,
+) -> None:
+    """Enphase lists a battery but answers 422 for its settings: no control, no failure."""
+    if fault:
+        simulator.sim.add_fault(
+            status=422,
+            path=f"/api/v4/systems/config/{BATTERY_SYSTEM}/battery_settings",
+            details="No encharges found",
+        )
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    snapshot = config_entry.runtime_data.coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.has_battery
+    assert snapshot.control_permitted is permitted

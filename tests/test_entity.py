@@ -1,0 +1,189 @@
+"""Tests for the base entity (availability, staleness) and the `translate_errors` decorator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import translation
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.enphase_cloud.api import (
+    EnphaseApiKeyError,
+    EnphaseAuthError,
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphaseNotFound,
+    EnphasePlanError,
+    EnphaseRateLimited,
+    EnphaseResponseError,
+    EnphaseServerError,
+    EnphaseUnprocessable,
+)
+from custom_components.enphase_cloud.const import DOMAIN
+from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator
+from custom_components.enphase_cloud.entity import translate_errors
+
+from .conftest import PLAIN_SYSTEM, SimHarness
+
+EXCEPTIONS = json.loads(
+    (
+        Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations" / "en.json"
+    ).read_text()
+)["exceptions"]
+RETRY_AT = datetime(2026, 6, 15, 20, 0, tzinfo=UTC)
+CASA_POWER = "sensor.casa_solar_solar_power"
+CASA_SOC = "sensor.casa_solar_battery_state_of_charge"
+RANCH_POWER = "sensor.texas_ranch_solar_power"
+RANCH_STATUS = "sensor.texas_ranch_status"
+RANCH_LAST_REPORT = "sensor.texas_ranch_last_report"
+
+
+@pytest.mark.parametrize(
+    ("error", "key", "placeholders"),
+    [
+        (EnphasePlanError("battery_settings"), "plan_not_permitted", None),
+        (EnphaseRateLimited(period="minute", retry_at=RETRY_AT), "rate_limited", None),
+        (EnphaseAuthError("Invalid token"), "auth_failed", None),
+        (EnphaseApiKeyError(mismatch=True), "auth_failed", None),
+        (
+            EnphaseUnprocessable(details="Reserve must be between 10 and 100"),
+            "rejected",
+            {"details": "Reserve must be between 10 and 100"},
+        ),
+        (EnphaseUnprocessable(), "rejected", {"details": ""}),
+        (EnphaseConnectionError("Timeout"), "cannot_connect_action", None),
+        (
+            EnphaseServerError(status=503),
+            "cannot_connect",
+            {"error": "Enphase server error (HTTP 503)"},
+        ),
+        (EnphaseNotFound("gone"), "cannot_connect", {"error": "gone"}),
+        (EnphaseResponseError("bad JSON"), "cannot_connect", {"error": "bad JSON"}),
+    ],
+)
+async def test_translate_errors(
+    hass: HomeAssistant, error: EnphaseError, key: str, placeholders: dict[str, str] | None
+) -> None:
+    @translate_errors
+    async def action() -> None:
+        raise error
+
+    if key == "rate_limited":
+        # Shown in the user's time zone, which the test's Home Assistant sets.
+        placeholders = {"retry_at": dt_util.as_local(RETRY_AT).isoformat()}
+    with pytest.raises(HomeAssistantError) as caught:
+        await action()
+    assert caught.value.translation_domain == DOMAIN
+    assert caught.value.translation_key == key
+    assert caught.value.translation_placeholders == placeholders
+    assert caught.value.__cause__ is error
+    # The key has English text, and every placeholder it names is filled in.
+    loaded = await translation.async_get_translations(hass, "en", "exceptions", {DOMAIN})
+    template = loaded[f"component.{DOMAIN}.exceptions.{key}.message"]
+    assert template == EXCEPTIONS[key]["message"]
+    message = template.format(**(placeholders or {}))
+    assert message
+    assert "{" not in message
+
+
+async def test_translate_errors_passes_results_and_other_errors() -> None:
+    @translate_errors
+    async def double(value: int) -> int:
+        return 2 * value
+
+    @translate_errors
+    async def broken() -> None:
+        msg = "not a client error"
+        raise ValueError(msg)
+
+    assert await double(21) == 42
+    with pytest.raises(ValueError, match="not a client error"):
+        await broken()
+
+
+@pytest.fixture
+def plan() -> str:
+    """Poll on the Kilowatt plan: a bulk round every quarter hour."""
+    return "kilowatt"
+
+
+async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: datetime) -> None:
+    """Let every scheduled poll up to `until` run."""
+    while dt_util.utcnow() < until:
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _available(hass: HomeAssistant, entity_id: str) -> bool:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state != STATE_UNAVAILABLE
+
+
+async def test_failed_polls_keep_entities_until_stale(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Enphase down: the last data shows until it is older than `stale_after`."""
+    coordinator: EnphaseCloudCoordinator = init_integration.runtime_data.coordinator
+    start = dt_util.utcnow()
+    stale_after = coordinator.data.stale_after
+    # Documented threshold: two of the slowest rounds plus an hour (90 min on Kilowatt).
+    assert stale_after == timedelta(minutes=90)
+    value = hass.states.get(CASA_POWER)
+    simulator.sim.add_fault(status=503, count=10_000)
+
+    await _advance(hass, freezer, start + stale_after - timedelta(minutes=2))
+    assert not coordinator.last_update_success
+    assert _available(hass, CASA_POWER)
+    assert _available(hass, CASA_SOC)
+    assert hass.states.get(CASA_POWER).state == value.state  # type: ignore[union-attr]
+
+    await _advance(hass, freezer, start + stale_after + timedelta(minutes=20))
+    assert not coordinator.last_update_success
+    assert not _available(hass, CASA_POWER)
+    assert not _available(hass, CASA_SOC)
+    assert not _available(hass, RANCH_POWER)
+
+    simulator.sim.clear_faults()
+    await _advance(hass, freezer, dt_util.utcnow() + timedelta(minutes=20))
+    assert coordinator.last_update_success
+    assert _available(hass, CASA_POWER)
+    assert _available(hass, CASA_SOC)
+
+
+async def test_silent_gateway_goes_stale_alone(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A gateway that stops uploading: its readings go stale, its status stays to tell."""
+    coordinator: EnphaseCloudCoordinator = init_integration.runtime_data.coordinator
+    start = dt_util.utcnow()
+    simulator.sim.start_outage(PLAIN_SYSTEM)
+
+    await _advance(hass, freezer, start + coordinator.data.stale_after + timedelta(minutes=30))
+    assert coordinator.last_update_success
+    assert not _available(hass, RANCH_POWER)
+    assert _available(hass, RANCH_STATUS)
+    assert _available(hass, RANCH_LAST_REPORT)
+    assert hass.states.get(RANCH_STATUS).state == "comm"  # type: ignore[union-attr]
+    # The other system of the account keeps reporting.
+    assert _available(hass, CASA_POWER)
+
+    simulator.sim.end_outage(PLAIN_SYSTEM)
+    await _advance(hass, freezer, dt_util.utcnow() + timedelta(minutes=30))
+    assert _available(hass, RANCH_POWER)
+    assert hass.states.get(RANCH_STATUS).state == "normal"  # type: ignore[union-attr]

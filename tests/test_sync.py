@@ -1,0 +1,276 @@
+"""Tests for the telemetry catch-up, through Home Assistant, the coordinator and the simulator.
+
+The importer's arithmetic is tested in test_statistics.py; here the whole path
+runs: polls on the plan's cadence, gateways that buffer and upload late, the
+recorder as the only memory across restarts. Every check compares the recorder
+with the simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.enphase_cloud.budget import key_id
+from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, DOMAIN
+from custom_components.enphase_cloud.statistics import Stream, statistic_id
+
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness
+
+HOUR = timedelta(hours=1)
+QUARTER = timedelta(minutes=15)
+TRUTH_FIELDS = {
+    Stream.PRODUCTION: "production",
+    Stream.CONSUMPTION: "consumption",
+    Stream.GRID_IMPORT: "import",
+    Stream.GRID_EXPORT: "export",
+    Stream.BATTERY_CHARGE: "charge",
+    Stream.BATTERY_DISCHARGE: "discharge",
+}
+BATTERY_STREAMS = tuple(TRUTH_FIELDS)
+
+
+def hour_of(end_at: int) -> datetime:
+    """Return the UTC hour holding the interval that ends at epoch `end_at`."""
+    return (datetime.fromtimestamp(end_at, UTC) - QUARTER).replace(minute=0)
+
+
+async def run_until(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: datetime) -> None:
+    """Move time to `until` a minute at a time, letting every poll that falls due run."""
+    while (now := dt_util.utcnow()) < until:
+        freezer.move_to(min(until, now + timedelta(minutes=1)))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def stored_hours(
+    hass: HomeAssistant, system_id: int, stream: Stream, start: datetime, end: datetime
+) -> dict[datetime, dict[str, Any]]:
+    """Return the recorder's hourly rows of a stream in [start, end), by hour start."""
+    await async_wait_recording_done(hass)
+    stat_id = statistic_id(system_id, stream)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        start,
+        end,
+        {stat_id},
+        "hour",
+        None,
+        {"state", "sum", "mean", "min", "max"},
+    )
+    return {datetime.fromtimestamp(row["start"], UTC): row for row in rows.get(stat_id, [])}
+
+
+def true_hours(
+    sim: SimHarness, system_id: int, field: str, start: datetime, end: datetime
+) -> dict[datetime, int]:
+    """Return the true Wh of every complete hour in [start, end)."""
+    hours: dict[datetime, int] = {}
+    for row in sim.sim.truth(system_id, start, end):
+        hour = hour_of(row["end_at"])
+        hours[hour] = hours.get(hour, 0) + row[field]
+    return hours
+
+
+async def assert_matches_truth(
+    hass: HomeAssistant,
+    sim: SimHarness,
+    system_id: int,
+    streams: tuple[Stream, ...],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Assert every hour in [start, end) holds the true energy and the sums never jump."""
+    for stream in streams:
+        truth = true_hours(sim, system_id, TRUTH_FIELDS[stream], start, end)
+        stored = await stored_hours(hass, system_id, stream, start - HOUR, end)
+        assert sorted(truth) == [hour for hour in sorted(stored) if hour >= start], stream
+        previous = stored.get(start - HOUR, {}).get("sum") or 0.0
+        for hour, wh in sorted(truth.items()):
+            row = stored[hour]
+            assert round(row["state"] * 1000) == wh, (stream, hour)
+            assert round((row["sum"] - previous) * 1000) == wh, (stream, hour)
+            previous = row["sum"]
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_backlog_after_gateway_outage_is_imported(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    first = (START - timedelta(days=2)).replace(minute=0)
+    await run_until(hass, freezer, START + HOUR)
+    outage_start = dt_util.utcnow()
+    simulator.sim.start_outage(BATTERY_SYSTEM)
+    await run_until(hass, freezer, outage_start + timedelta(hours=8))
+
+    # Nothing arrives while the gateway is offline; the other system goes on.
+    stored = await stored_hours(
+        hass, BATTERY_SYSTEM, Stream.PRODUCTION, outage_start, dt_util.utcnow()
+    )
+    assert max(stored, default=first) <= outage_start
+    await assert_matches_truth(
+        hass,
+        simulator,
+        PLAIN_SYSTEM,
+        (Stream.PRODUCTION,),
+        first,
+        dt_util.utcnow().replace(minute=0) - HOUR,
+    )
+
+    # Back online: the gateway uploads its backlog and the next polls import all of it.
+    simulator.sim.end_outage(BATTERY_SYSTEM)
+    await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=40))
+    end = dt_util.utcnow().replace(minute=0)
+    await assert_matches_truth(hass, simulator, BATTERY_SYSTEM, BATTERY_STREAMS, first, end)
+    await assert_matches_truth(hass, simulator, PLAIN_SYSTEM, (Stream.PRODUCTION,), first, end)
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_late_intervals_complete_an_imported_hour(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # START is 19:07: the 20:20 poll finds the interval ending 20:15 uploaded, the
+    # first of the 20:00 hour; the other three follow over the next three polls.
+    hour = START.replace(hour=20, minute=0)
+    await run_until(hass, freezer, hour + timedelta(minutes=21))
+    stored = await stored_hours(hass, BATTERY_SYSTEM, Stream.PRODUCTION, hour - HOUR, hour + HOUR)
+    partial_sum = stored[hour]["sum"]
+    partial_wh = round(stored[hour]["state"] * 1000)
+
+    await run_until(hass, freezer, hour + HOUR + timedelta(minutes=21))
+    truth = simulator.sim.truth(BATTERY_SYSTEM, hour, hour + HOUR)
+    wh = [row["production"] for row in truth]
+    assert len(wh) == 4
+    assert partial_wh == wh[0]
+    stored = await stored_hours(
+        hass, BATTERY_SYSTEM, Stream.PRODUCTION, hour - HOUR, hour + 2 * HOUR
+    )
+    assert round(stored[hour]["state"] * 1000) == sum(wh)
+    # The corrected hour moved its own sum and the next hour continues from it.
+    assert round((stored[hour]["sum"] - partial_sum) * 1000) == sum(wh[1:])
+    assert round((stored[hour]["sum"] - stored[hour - HOUR]["sum"]) * 1000) == sum(wh)
+    following = stored[hour + HOUR]
+    assert round((following["sum"] - stored[hour]["sum"]) * 1000) == round(
+        following["state"] * 1000
+    )
+    await assert_matches_truth(
+        hass,
+        simulator,
+        BATTERY_SYSTEM,
+        BATTERY_STREAMS,
+        (START - timedelta(days=2)).replace(minute=0),
+        hour + HOUR,
+    )
+
+
+async def test_restart_during_history_import_loses_nothing(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    simulator: SimHarness,
+    hass_client: ClientSessionGenerator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_HISTORY_DAYS: 21}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    first = (START - timedelta(days=21)).replace(minute=0)
+
+    # The Watt plan's ten calls a minute: three weeks of six streams take minutes.
+    await run_until(hass, freezer, START + timedelta(minutes=2))
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, config_entry)
+    assert diagnostics["history"] == {"in_progress": True}
+    partial = await stored_hours(hass, PLAIN_SYSTEM, Stream.PRODUCTION, first, START)
+    assert len(partial) < 21 * 24
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=5))
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=10))
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, config_entry)
+    assert diagnostics["history"] == {"in_progress": False}
+    end = START.replace(minute=0)
+    await assert_matches_truth(hass, simulator, BATTERY_SYSTEM, BATTERY_STREAMS, first, end)
+    await assert_matches_truth(hass, simulator, PLAIN_SYSTEM, (Stream.PRODUCTION,), first, end)
+
+
+@pytest.mark.parametrize(
+    ("history_days", "imported"),
+    [(30, True), (60, False)],
+    ids=["recent_days_are_regular_work", "backfill_waits_for_next_month"],
+)
+async def test_history_share_of_the_month(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    config_entry: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+    history_days: int,
+    *,
+    imported: bool,
+) -> None:
+    # A quarter of the Watt month is already used on this key (the history share).
+    store = f"{DOMAIN}.budget.{key_id(API_KEY)}"
+    hass_storage[store] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": store,
+        "data": {
+            "month": "2026-06",
+            "used": 300,
+            "responses": {},
+            "recent": [],
+            "blocked_until": None,
+            "block_period": None,
+        },
+    }
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_HISTORY_DAYS: history_days}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await run_until(hass, freezer, START + timedelta(minutes=4))
+
+    coordinator = config_entry.runtime_data.coordinator
+    assert coordinator.data.history_in_progress is not imported
+    # A backfill held back for the month is not retried every minute.
+    assert coordinator.data.next_poll is not None
+    assert coordinator.data.next_poll - dt_util.utcnow() > timedelta(minutes=5)
+    first = (START - timedelta(days=history_days)).replace(minute=0)
+    stored = await stored_hours(hass, PLAIN_SYSTEM, Stream.PRODUCTION, first, START)
+    if imported:
+        await assert_matches_truth(
+            hass, simulator, PLAIN_SYSTEM, (Stream.PRODUCTION,), first, START.replace(minute=0)
+        )
+    else:
+        assert stored == {}
