@@ -83,6 +83,9 @@ class SimConfig:
     fault_timeout: timedelta = timedelta(seconds=30)
     code_ttl: timedelta = timedelta(minutes=10)
     save_interval: timedelta = timedelta(seconds=2)
+    token_form_body: bool = True
+    """UNCONFIRMED: whether /oauth/token also reads its parameters from a form body
+    (clients do it; Enphase documents only the query string). False: query only."""
 
     def __post_init__(self) -> None:
         """Reject values that would make the simulation meaningless."""

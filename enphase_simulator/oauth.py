@@ -119,9 +119,9 @@ async def token(request: web.Request) -> web.Response:
     if app is None:
         return _oauth_error(401, "invalid_client", "Bad client credentials")
     params: dict[str, Any] = dict(request.query)
-    if request.can_read_body:
-        params |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     sim = simulator(request)
+    if request.can_read_body and sim.config.token_form_body:
+        params |= {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     now = sim.now_ts()
     grant_type = params.get("grant_type")
     if grant_type == "authorization_code":

@@ -117,6 +117,14 @@ async def test_form_body_parameters_are_accepted(harness: Harness) -> None:
     assert tokens["access_token"]
 
 
+async def test_form_body_can_be_ignored(make_harness: HarnessFactory) -> None:
+    # Enphase documents only query parameters: the simulator can refuse the form body.
+    h = await make_harness(token_form_body=False)
+    code = (await approve(h))["code"]
+    assert (await exchange(h, 400, form=True, code=code))["error"] == "unsupported_grant_type"
+    assert (await exchange(h, code=code))["access_token"]
+
+
 async def test_deny_redirects_with_access_denied(harness: Harness) -> None:
     answer = await approve(harness, decision="deny")
     assert answer == {"error": "access_denied", "state": "xyz"}
