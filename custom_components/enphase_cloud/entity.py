@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import datetime
 from functools import wraps
 from typing import Any
 
+from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
@@ -22,7 +24,7 @@ from .api import (
 )
 from .const import DOMAIN
 from .coordinator import EnphaseCloudCoordinator
-from .data import SystemSnapshot
+from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .devices import battery_device_info, system_device_info
 
 
@@ -72,6 +74,32 @@ class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
             return False
         fetched = self.fetched_at()
         return fetched is None or dt_util.utcnow() - fetched <= data.stale_after
+
+
+@callback
+def async_add_system_entities(
+    entry: EnphaseCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    create: Callable[[EnphaseCloudCoordinator, SystemSnapshot], Iterable[Entity]],
+) -> None:
+    """Add each system's entities when the system first appears: at setup and after polls.
+
+    Systems that join the account later get their entities without a reload; a system
+    that leaves and comes back gets them again (its devices were removed meanwhile).
+    """
+    coordinator = entry.runtime_data.coordinator
+    known: set[int] = set()
+
+    @callback
+    def _add_new_systems() -> None:
+        systems = coordinator.data.systems
+        new = [sid for sid in systems if sid not in known]
+        known.intersection_update(systems)
+        known.update(new)
+        async_add_entities(entity for sid in new for entity in create(coordinator, systems[sid]))
+
+    _add_new_systems()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))
 
 
 def translate_errors[**P, R](

@@ -14,7 +14,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -23,7 +23,7 @@ from .commands import CommandState
 from .const import DOMAIN, SYSTEM_STATUSES
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity
+from .entity import EnphaseCloudEntity, async_add_system_entities
 
 # Entities only read the coordinator's snapshot; the coordinator does the calls.
 PARALLEL_UPDATES = 0
@@ -330,25 +330,23 @@ async def async_setup_entry(
     async_add_entities(
         EnphaseBudgetSensor(coordinator, description) for description in BUDGET_SENSORS
     )
-    known: set[int] = set()
 
-    @callback
-    def _add_new_systems() -> None:
-        new = [sid for sid in coordinator.data.systems if sid not in known]
-        known.update(new)
-        async_add_entities(
-            EnphaseSystemSensor(coordinator, sid, description, battery=description.battery)
-            for sid in new
+    def _create(
+        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
+    ) -> list[SensorEntity]:
+        entities: list[SensorEntity] = [
+            EnphaseSystemSensor(
+                coordinator, snapshot.system_id, description, battery=description.battery
+            )
             for description in SYSTEM_SENSORS
-            if description.exists_fn(coordinator.data.systems[sid])
-        )
-        async_add_entities(
-            EnphaseBatteryCommandSensor(coordinator, sid, BATTERY_COMMAND_SENSOR, battery=True)
-            for sid in new
-            if coordinator.data.systems[sid].has_battery
-            and coordinator.data.systems[sid].control_permitted
-        )
-        known.intersection_update(coordinator.data.systems)
+            if description.exists_fn(snapshot)
+        ]
+        if snapshot.has_battery and snapshot.control_permitted:
+            entities.append(
+                EnphaseBatteryCommandSensor(
+                    coordinator, snapshot.system_id, BATTERY_COMMAND_SENSOR, battery=True
+                )
+            )
+        return entities
 
-    _add_new_systems()
-    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))
+    async_add_system_entities(entry, async_add_entities, _create)

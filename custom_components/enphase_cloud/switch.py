@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import EnphaseClient, StormGuard
+from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity, translate_errors
+from .entity import EnphaseCloudEntity, async_add_system_entities, translate_errors
 
 # Writes are few and each one is a quota call: one at a time per platform.
 PARALLEL_UPDATES = 1
@@ -74,23 +75,15 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add storm guard to every battery system whose control the plan permits."""
-    coordinator = entry.runtime_data.coordinator
-    known: set[int] = set()
 
-    @callback
-    def _add_new_systems() -> None:
-        new = [
-            sid
-            for sid, snapshot in coordinator.data.systems.items()
-            if sid not in known and snapshot.has_battery and snapshot.control_permitted
-        ]
-        known.update(new)
-        async_add_entities(
-            EnphaseSwitch(coordinator, sid, description, battery=True)
-            for sid in new
+    def _create(
+        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
+    ) -> list[EnphaseSwitch]:
+        if not (snapshot.has_battery and snapshot.control_permitted):
+            return []
+        return [
+            EnphaseSwitch(coordinator, snapshot.system_id, description, battery=True)
             for description in SWITCHES
-        )
-        known.intersection_update(coordinator.data.systems)
+        ]
 
-    _add_new_systems()
-    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))
+    async_add_system_entities(entry, async_add_entities, _create)
