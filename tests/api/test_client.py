@@ -661,6 +661,23 @@ async def test_server_disconnects(
         await client.async_get_summary(1001)
 
 
+async def test_client_error_without_text(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise aiohttp.ClientPayloadError
+
+    monkeypatch.setattr(session, "request", broken)
+
+    async def token_getter() -> str:
+        return TOKEN
+
+    client = EnphaseClient(session, token_getter, API_KEY)
+    with pytest.raises(EnphaseConnectionError) as caught:
+        await client.async_get_summary(1001)
+    assert str(caught.value) == "Error talking to Enphase (summary): ClientPayloadError"
+
+
 async def test_no_limiter(session: aiohttp.ClientSession, fake: FakeEnphase) -> None:
     fake.reply("/systems/1001/summary", {"period": "month"}, status=429)
 

@@ -329,6 +329,17 @@ async def test_battery_settings_round_trip(megawatt: SimRun) -> None:
     assert ("record", "battery_settings/put", 200) in megawatt.limiter.calls
 
 
+async def test_applied_mode_in_latest_telemetry_is_normalised(megawatt: SimRun) -> None:
+    """latest_telemetry spells the mode "savings_mode": the client still gives the enum."""
+    client = megawatt.client()
+    latest = await client.async_get_latest_telemetry(SYSTEM_BATTERY)
+    assert latest.encharges[0].operational_mode is BatteryMode.SELF_CONSUMPTION
+    await client.async_set_battery_settings(SYSTEM_BATTERY, mode=BatteryMode.SAVINGS)
+    megawatt.sim.advance(3600)  # the gateway applies it and reports
+    latest = await client.async_get_latest_telemetry(SYSTEM_BATTERY)
+    assert latest.encharges[0].operational_mode is BatteryMode.SAVINGS
+
+
 async def test_reserve_below_shutdown_level(megawatt: SimRun) -> None:
     with pytest.raises(EnphaseUnprocessable) as caught:
         await megawatt.client().async_set_battery_settings(SYSTEM_BATTERY, reserve_soc=5)

@@ -325,8 +325,24 @@ def test_latest_telemetry() -> None:
     assert latest.battery_power == -2490
     assert latest.meters[0].channel == 1
     assert latest.meters[0].last_report_at == utc(1781549851)
-    assert latest.encharges[0].operational_mode == "self_consumption"
+    assert latest.encharges[0].operational_mode is BatteryMode.SELF_CONSUMPTION
     assert latest.encharges[0].name == "IQ Battery 10"
+
+
+@pytest.mark.parametrize(
+    ("raw", "mode"),
+    [
+        ("savings_mode", BatteryMode.SAVINGS),
+        ("Full Backup", BatteryMode.FULL_BACKUP),
+        ("Turbo", None),
+        (3, None),
+        (None, None),
+    ],
+)
+def test_latest_telemetry_battery_mode_normalised(raw: object, mode: BatteryMode | None) -> None:
+    """The simulator (like Enphase) spells the mode here otherwise than in the settings."""
+    data = {"devices": {"encharges": [{"name": "b1", "operational_mode": raw}]}}
+    assert LatestTelemetry.from_dict(data).encharges[0].operational_mode is mode
 
 
 def test_latest_telemetry_stale_devices() -> None:

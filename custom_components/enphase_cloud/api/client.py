@@ -126,9 +126,10 @@ class EnphaseClient:
             msg = f"Timeout waiting for Enphase ({endpoint})"
             raise EnphaseConnectionError(msg) from err
         except aiohttp.ClientError as err:
-            msg = scrub(f"Error talking to Enphase ({endpoint}): {type(err).__name__}", secrets)
-            detail = scrub(str(err), secrets)
-            raise EnphaseConnectionError(f"{msg}: {detail}" if detail else msg) from err
+            msg = f"Error talking to Enphase ({endpoint}): {type(err).__name__}"
+            if detail := scrub(str(err), secrets):  # aiohttp may quote the URL, with the key
+                msg = f"{msg}: {detail}"
+            raise EnphaseConnectionError(msg) from err
 
         if not 200 <= status < 300:  # noqa: PLR2004
             error = error_from_response(status, raw, endpoint=endpoint, secrets=secrets)

@@ -68,6 +68,14 @@ def _as_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _as_mapping(value: object) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def _as_list(value: object) -> list[object] | None:
+    return value if isinstance(value, list) else None
+
+
 def _as_datetime(value: object) -> datetime | None:
     """Return an aware UTC datetime for epoch seconds or ISO 8601 text."""
     if isinstance(value, bool):
@@ -181,13 +189,8 @@ def _list(data: Mapping[str, Any], key: str, what: str) -> Sequence[object]:
 
 def _interval_objects(data: Mapping[str, Any], what: str) -> list[Mapping[str, Any]]:
     """Return the required `intervals`, flattening an array of arrays (import/export)."""
-    value = data.get("intervals")
-    if value is None:
-        raise _missing(what, "intervals")
-    if not isinstance(value, list):
-        raise _wrong_type(what, "intervals", value, "a list")
     flat: list[Mapping[str, Any]] = []
-    for item in value:
+    for item in _required(data, "intervals", what, _as_list, "a list"):
         if isinstance(item, list):
             flat.extend(_mapping(inner, f"{what}.intervals[][]") for inner in item)
         else:
@@ -220,7 +223,7 @@ class BatteryMode(StrEnum):
 
         Raises EnphaseResponseError for anything else.
         """
-        if isinstance(text, str) and (mode := _MODE_ALIASES.get(_normalise(text))):
+        if (mode := _as_mode(text)) is not None:
             return mode
         msg = "Unknown battery mode in the answer"
         raise EnphaseResponseError(msg)
@@ -242,6 +245,12 @@ _MODE_ALIASES: Final[dict[str, BatteryMode]] = {
     "fullbackupmode": BatteryMode.FULL_BACKUP,
     "backuponly": BatteryMode.FULL_BACKUP,
 }
+
+
+def _as_mode(value: object) -> BatteryMode | None:
+    """Return the battery mode for any known spelling, None for anything else."""
+    return _MODE_ALIASES.get(_normalise(value)) if isinstance(value, str) else None
+
 
 _MODE_API_VALUES: Final[dict[BatteryMode, str]] = {
     BatteryMode.SELF_CONSUMPTION: "Self - Consumption",
@@ -340,13 +349,12 @@ class SystemsPage:
         """Parse a page; `systems` is required."""
         what = "systems"
         data = _mapping(data, what)
-        if data.get("systems") is None:
-            raise _missing(what, "systems")
+        systems = _required(data, "systems", what, _as_list, "a list")
         return cls(
             total=_opt_int(data, "total"),
             current_page=_opt_int(data, "current_page"),
             size=_opt_int(data, "size"),
-            systems=tuple(System.from_dict(item) for item in _list(data, "systems", what)),
+            systems=tuple(System.from_dict(item) for item in systems),
         )
 
 
@@ -431,10 +439,11 @@ class Device:
             config_type=_opt_str(data, "config_type"),
         )
 
-    def _config_words(self) -> set[str]:
-        """Return the words of config_type, or of the name when config_type is absent."""
-        text = self.config_type if self.config_type is not None else self.name or ""
-        return set(re.findall(r"[a-z]+", text.lower()))
+
+def _config_words(meter: Device) -> set[str]:
+    """Return the words of a meter's config_type, or of its name when config_type is absent."""
+    text = meter.config_type if meter.config_type is not None else meter.name or ""
+    return set(re.findall(r"[a-z]+", text.lower()))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -451,10 +460,7 @@ class Devices:
     def from_dict(cls, data: object) -> Self:
         """Parse the answer; `devices` is required, each group optional."""
         what = "devices"
-        data = _mapping(data, what)
-        if data.get("devices") is None:
-            raise _missing(what, "devices")
-        groups = _mapping(data["devices"], what)
+        groups = _required(_mapping(data, what), "devices", what, _as_mapping, "an object")
 
         def group(key: str, kind: str) -> tuple[Device, ...]:
             return tuple(Device.from_dict(item, kind) for item in _list(groups, key, what))
@@ -475,15 +481,12 @@ class Devices:
     @property
     def has_production_meter(self) -> bool:
         """Return True when a meter measures production (config_type "Production")."""
-        return any("production" in meter._config_words() for meter in self.meters)  # noqa: SLF001
+        return any("production" in _config_words(meter) for meter in self.meters)
 
     @property
     def has_consumption_meter(self) -> bool:
         """Return True when a meter measures consumption (config_type "Net" or "Consumption")."""
-        return any(
-            meter._config_words() & _CONSUMPTION_CONFIG_TYPES  # noqa: SLF001
-            for meter in self.meters
-        )
+        return any(_config_words(meter) & _CONSUMPTION_CONFIG_TYPES for meter in self.meters)
 
     @property
     def gateway_model(self) -> str | None:
@@ -523,13 +526,17 @@ class MeterReading:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatteryReading:
-    """A battery's last power reading; the sign convention is not confirmed by Enphase."""
+    """A battery's last power reading; the sign convention is not confirmed by Enphase.
+
+    `operational_mode` is the battery profile, normalised like the settings'
+    (the server writes e.g. "savings_mode" here); None when unknown.
+    """
 
     name: str
     channel: int | None = None
     last_report_at: datetime | None = None
     power: int | None = None
-    operational_mode: str | None = None
+    operational_mode: BatteryMode | None = None
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
@@ -541,7 +548,7 @@ class BatteryReading:
             channel=_opt_int(data, "channel"),
             last_report_at=_opt_datetime(data, "last_report_at"),
             power=_opt_int(data, "power"),
-            operational_mode=_opt_str(data, "operational_mode"),
+            operational_mode=_as_mode(data.get("operational_mode")),
         )
 
 
@@ -561,10 +568,7 @@ class LatestTelemetry:
     def from_dict(cls, data: object) -> Self:
         """Parse the answer; `devices` is required, meters and encharges optional."""
         what = "latest_telemetry"
-        data = _mapping(data, what)
-        if data.get("devices") is None:
-            raise _missing(what, "devices")
-        devices = _mapping(data["devices"], what)
+        devices = _required(_mapping(data, what), "devices", what, _as_mapping, "an object")
         return cls(
             meters=tuple(MeterReading.from_dict(item) for item in _list(devices, "meters", what)),
             encharges=tuple(
@@ -669,8 +673,7 @@ class BatteryInterval:
         data = _mapping(data, what)
         charge = _mapping(data.get("charge"), f"{what}.charge")
         discharge = _mapping(data.get("discharge"), f"{what}.discharge")
-        soc = data.get("soc")
-        soc = soc if isinstance(soc, Mapping) else {}
+        soc = _as_mapping(data.get("soc")) or {}
         reporting = (_opt_int(part, "devices_reporting") for part in (charge, discharge, soc))
         return cls(
             end_at=_req_datetime(data, "end_at", what),
@@ -734,11 +737,9 @@ class BatterySettings:
         """Parse battery settings; "enabled"/"disabled" become booleans."""
         what = "battery_settings"
         data = _mapping(data, what)
-        if data.get("battery_mode") is None:
-            raise _missing(what, "battery_mode")
         return cls(
             system_id=_req_int(data, "system_id", what),
-            mode=BatteryMode.parse(data["battery_mode"]),
+            mode=_required(data, "battery_mode", what, _as_mode, "a battery mode"),
             reserve_soc=_required(data, "reserve_soc", what, _as_percent, "a percentage"),
             energy_independence=_opt_bool(data, "energy_independence"),
             charge_from_grid=_opt_bool(data, "charge_from_grid"),
