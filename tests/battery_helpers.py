@@ -21,6 +21,21 @@ MODE_SELECT = "select.casa_solar_battery_mode"
 RESERVE_NUMBER = "number.casa_solar_battery_backup_reserve"
 STORM_GUARD_SWITCH = "switch.casa_solar_battery_storm_guard"
 SOC_SENSOR = "sensor.casa_solar_battery_state_of_charge"
+MINUTE = timedelta(minutes=1)
+
+
+def command_state(hass: HomeAssistant) -> str:
+    """Return the state of the battery command sensor."""
+    state = hass.states.get(COMMAND_SENSOR)
+    assert state is not None
+    return state.state
+
+
+def command_attribute(hass: HomeAssistant, name: str) -> Any:
+    """Return an attribute of the battery command sensor."""
+    state = hass.states.get(COMMAND_SENSOR)
+    assert state is not None
+    return state.attributes[name]
 
 
 async def settle(hass: HomeAssistant) -> None:

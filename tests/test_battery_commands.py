@@ -20,10 +20,18 @@ from custom_components.enphase_cloud.battery_commands import (
 )
 from custom_components.enphase_cloud.const import DOMAIN
 
-from .battery_helpers import COMMAND_SENSOR, advance, call, requested, settle, setup_entry
+from .battery_helpers import (
+    COMMAND_SENSOR,
+    MINUTE,
+    advance,
+    call,
+    command_attribute,
+    command_state,
+    requested,
+    settle,
+    setup_entry,
+)
 from .conftest import BATTERY_SYSTEM, SimHarness
-
-MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -40,12 +48,6 @@ async def assert_translated(hass: HomeAssistant, issue: ir.IssueEntry) -> None:
         message = template.format(**(issue.translation_placeholders or {}))
         assert message
         assert "{" not in message
-
-
-def command_state(hass: HomeAssistant) -> str:
-    state = hass.states.get(COMMAND_SENSOR)
-    assert state is not None
-    return state.state
 
 
 async def test_command_sensor_attributes(
@@ -119,7 +121,7 @@ async def test_restart_after_expiry_restores_at_once(
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await settle(hass)
     assert requested(simulator) == ("self_consumption", 30)
-    assert hass.states.get(COMMAND_SENSOR).attributes["last_end_reason"] == "expired"
+    assert command_attribute(hass, "last_end_reason") == "expired"
     await advance(hass, freezer, 2 * MINUTE)
     assert command_state(hass) == "idle"
 
@@ -137,7 +139,7 @@ async def test_restore_failure_raises_a_repair_then_recovers(
 
     await advance(hass, freezer, 10 * MINUTE)
     assert command_state(hass) == "restoring"
-    assert hass.states.get(COMMAND_SENSOR).attributes["restore_failing_since"] is not None
+    assert command_attribute(hass, "restore_failing_since") is not None
     await advance(hass, freezer, 14 * MINUTE)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
@@ -238,6 +240,42 @@ async def test_removing_when_login_fails_names_the_settings(
 
     assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
     assert requested(simulator) == ("self_consumption", 95)
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+async def test_removing_during_a_failing_restore_sends_it_once_more(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    confirm: bool,
+) -> None:
+    """A removal sends the restore PUT itself: earlier failures do not make it report one.
+
+    `confirm`: the restore PUT was accepted and awaits its read-back when the
+    reserve is changed outside Home Assistant; the engine's next step would only
+    have read the settings, so the removal must send them once more.
+    """
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 10})
+    simulator.sim.add_fault(503, path="*battery_settings", count=1000)
+    await advance(hass, freezer, 11 * MINUTE)
+    assert command_attribute(hass, "restore_failing_since") is not None
+    simulator.sim.clear_faults()
+    if confirm:
+        await advance(hass, freezer, MINUTE)
+        assert requested(simulator) == ("self_consumption", 30)
+        # From the Enphase app, say: it lands after the restore.
+        simulator.sim.request_settings(BATTERY_SYSTEM, {"reserve_soc": 80})
+    assert command_state(hass) == "restoring"
+    assert requested(simulator) == ("self_consumption", 80)
+
+    with caplog.at_level(logging.ERROR):
+        await hass.config_entries.async_remove(init_integration.entry_id)
+        await settle(hass)
+
+    assert requested(simulator) == ("self_consumption", 30)
+    assert "set them by hand" not in caplog.text
 
 
 async def test_removing_without_commands_calls_nothing(

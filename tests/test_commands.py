@@ -30,6 +30,7 @@ from custom_components.enphase_cloud.api.errors import (
 )
 from custom_components.enphase_cloud.api.models import BatteryMode, BatterySettings
 from custom_components.enphase_cloud.commands import (
+    MAX_DURATION,
     MIN_RESERVE,
     Command,
     CommandEngine,
@@ -38,6 +39,7 @@ from custom_components.enphase_cloud.commands import (
     CommandValidationError,
     EndReason,
     SettingsSnapshot,
+    stored_restores,
 )
 
 SYSTEM = 1001
@@ -1111,6 +1113,30 @@ def test_from_dict_keeps_good_entries_beside_bad_ones(api: FakeBatteryApi) -> No
     assert engine.to_dict()["systems"][0]["shutdown_level"] == 12
 
 
+async def test_stored_restores_name_every_snapshot_still_owed(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    """A running command, a restore under way; a system that is done owes nothing."""
+    third = 1003
+    for system_id, reserve in ((OTHER, 40), (third, 50)):
+        api.add_system(system_id, mode=BatteryMode.FULL_BACKUP, reserve=reserve)
+    await start(engine, target=80)
+    await start(engine, CommandKind.DISCHARGE, target=20, system_id=OTHER)
+    await start(engine, target=90, system_id=third)
+    await engine.async_cancel(third, T0)
+    await run_until(engine, clock, T0 + 2 * MINUTE)
+    assert engine.state(third, clock.now) is CommandState.IDLE
+    api.put_errors.append(EnphaseConnectionError("down"))
+    await engine.async_cancel(OTHER, clock.now)
+    assert engine.state(OTHER, clock.now) is CommandState.RESTORING
+
+    assert stored_restores(json.loads(json.dumps(engine.to_dict()))) == {
+        SYSTEM: ORIGINAL,
+        OTHER: SettingsSnapshot(mode=BatteryMode.FULL_BACKUP, reserve_soc=40),
+    }
+    assert stored_restores(None) == {}
+
+
 def test_queries_for_unknown_system(engine: CommandEngine) -> None:
     assert engine.state(SYSTEM, T0) is CommandState.IDLE
     assert engine.command(SYSTEM) is None
@@ -1428,6 +1454,8 @@ class CommandMachine(RuleBasedStateMachine):
         for system_id in SYSTEMS:
             state = self.engine.state(system_id, now)
             command = self.engine.command(system_id)
+            # At most 4 hours; `_tick` checks that none outlives its end by more than a tick.
+            assert command is None or command.ends_at - command.sent_at <= MAX_DURATION
             if command is not None and now >= command.ends_at:
                 assert state is CommandState.RESTORING
             if state is CommandState.IDLE:

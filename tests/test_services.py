@@ -23,19 +23,19 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.enphase_cloud.const import DOMAIN
 
 from .battery_helpers import (
-    COMMAND_SENSOR,
     EVENING,
+    MINUTE,
     RESERVE_NUMBER,
     advance,
     call,
+    command_attribute,
+    command_state,
     requested,
     set_shutdown_level,
     setup_entry,
     setup_evening,
 )
 from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness, token_data
-
-MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
@@ -51,18 +51,6 @@ async def assert_translated(hass: HomeAssistant, err: ServiceValidationError) ->
     template = loaded[f"component.{DOMAIN}.exceptions.{err.translation_key}.message"]
     message = template.format(**(err.translation_placeholders or {}))
     assert "{" not in message
-
-
-def command_state(hass: HomeAssistant) -> str:
-    state = hass.states.get(COMMAND_SENSOR)
-    assert state is not None
-    return state.state
-
-
-def attribute(hass: HomeAssistant, name: str) -> Any:
-    state = hass.states.get(COMMAND_SENSOR)
-    assert state is not None
-    return state.attributes[name]
 
 
 def soc_now(simulator: SimHarness) -> int:
@@ -106,7 +94,7 @@ async def test_discharge_end_to_end(
             ended_at = datetime.now(UTC)
     assert ended_at is not None
     assert ended_at < EVENING + timedelta(hours=2)
-    assert attribute(hass, "last_end_reason") == "target_reached"
+    assert command_attribute(hass, "last_end_reason") == "target_reached"
     assert soc_now(simulator) <= 81
     assert requested(simulator) == ("full_backup", 30)
 
@@ -133,7 +121,7 @@ async def test_hold_reserve_expires_at_four_hours(
 
     await advance(hass, freezer, MINUTE)
     assert command_state(hass) == "restoring"
-    assert attribute(hass, "last_end_reason") == "expired"
+    assert command_attribute(hass, "last_end_reason") == "expired"
     assert requested(simulator) == ("self_consumption", 30)
     await advance(hass, freezer, 2 * MINUTE)
     assert command_state(hass) == "idle"
@@ -164,8 +152,8 @@ async def test_pending_window_ignores_readings_from_before(
     await advance(hass, freezer, timedelta(minutes=17))
     assert command_state(hass) == "active"
     await advance(hass, freezer, timedelta(minutes=5))
-    assert attribute(hass, "last_end_reason") == "target_reached"
-    assert attribute(hass, "last_ended_at") == EVENING + timedelta(minutes=18)
+    assert command_attribute(hass, "last_end_reason") == "target_reached"
+    assert command_attribute(hass, "last_ended_at") == EVENING + timedelta(minutes=18)
     assert requested(simulator) == ("self_consumption", 30)
 
 
@@ -187,7 +175,7 @@ async def test_stacking_keeps_the_original_snapshot(
     assert len({first["command_id"], second["command_id"], third["command_id"]}) == 3
     # The hold after a discharge puts the original mode back along with its reserve.
     assert requested(simulator) == ("savings_mode", 70)
-    assert attribute(hass, "last_end_reason") == "replaced"
+    assert command_attribute(hass, "last_end_reason") == "replaced"
 
     await call(hass, "cancel_command")
     assert requested(simulator) == ("savings_mode", 40)
@@ -210,7 +198,7 @@ async def test_cancel_restores_at_once(
         "restore_to": {"mode": "self_consumption", "reserve_soc": 30},
     }
     assert requested(simulator) == ("self_consumption", 30)
-    assert attribute(hass, "last_end_reason") == "cancelled"
+    assert command_attribute(hass, "last_end_reason") == "cancelled"
     await advance(hass, freezer, 2 * MINUTE)
     assert command_state(hass) == "idle"
 
@@ -237,7 +225,7 @@ async def test_manual_change_ends_the_command_without_restoring(
         )
     assert "changed by hand during a battery command" in caplog.text
     assert command_state(hass) == "idle"
-    assert attribute(hass, "last_end_reason") == "manual_override"
+    assert command_attribute(hass, "last_end_reason") == "manual_override"
 
     await advance(hass, freezer, timedelta(hours=3), step=timedelta(minutes=5))
     assert requested(simulator) == ("self_consumption", 55)
@@ -250,7 +238,7 @@ async def test_export_to_grid_is_reported_unsupported(
     response = await call(hass, "discharge", target_reserve=20, export_to_grid=True)
     assert response["export"] == "not_supported"
     assert "cannot change tariff or grid export" in response["export_reason"]
-    assert attribute(hass, "export_to_grid") == "not_supported"
+    assert command_attribute(hass, "export_to_grid") == "not_supported"
     assert requested(simulator) == ("self_consumption", 20)
 
 
@@ -309,6 +297,28 @@ async def test_two_accounts(
     assert response["system_id"] == 1003
     assert response["restore_to"] == {"mode": "self_consumption", "reserve_soc": 20}
     assert requested(simulator) == ("self_consumption", 30)
+
+
+@pytest.mark.parametrize("service", ["hold_reserve", "discharge", "cancel_command"])
+async def test_system_required(
+    hass: HomeAssistant, simulator: SimHarness, config_entry: MockConfigEntry, service: str
+) -> None:
+    """An entry without a battery system (or with several) must be told which system."""
+    tokens = simulator.sim.mint_tokens("empty@example.com")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Empty",
+        unique_id=str(tokens["enl_uid"]),
+        data={"auth_implementation": DOMAIN, "token": token_data(tokens), "api_key": API_KEY},
+        options=dict(config_entry.options),
+    )
+    await setup_entry(hass, entry)
+    data = {} if service == "cancel_command" else {"target_reserve": 50}
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, service, **data)
+    assert err.value.translation_key == "system_required"
+    await assert_translated(hass, err.value)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ restore failing for 15 minutes) in step.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -31,7 +30,7 @@ from .commands import (
     CommandEngine,
     CommandKind,
     CommandState,
-    CommandValidationError,
+    stored_restores,
 )
 from .const import DEVELOPER_PORTAL_URL, DOMAIN
 
@@ -435,60 +434,30 @@ async def async_restore_removed(
 ) -> None:
     """Put back the settings of every command of an entry being removed, then forget them.
 
-    The entry is already unloaded and nothing will retry later, so the restore
-    PUT is sent now, once; a failure is logged as an error naming the settings
-    to set by hand.
+    The entry is already unloaded and nothing will retry or confirm later, so
+    each snapshot is PUT now, once, whatever stage its restore had reached (the
+    engine's own restore would wait for a back-off or a read-back); a failure
+    is logged as an error naming the settings to set by hand. The factory logs
+    in only when there is something to restore.
     """
     store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(entry_id))
-    data = await store.async_load()
+    api: BatterySettingsApi | None = None
     try:
-        await _async_restore_all(data, api_factory)
+        for system_id, restore_to in stored_restores(await store.async_load()).items():
+            try:
+                api = api or await api_factory()
+                await api.async_set_battery_settings(
+                    system_id, mode=restore_to.mode, reserve_soc=restore_to.reserve_soc
+                )
+            # Whatever went wrong (the login too), the user must learn what to set.
+            except Exception as err:  # noqa: BLE001
+                _LOGGER.error(  # noqa: TRY400 - the cause is in the message, no traceback URLs
+                    "Could not restore the battery settings of system %s while removing the "
+                    "entry (%s); set them by hand: mode %s, reserve %s %%",
+                    system_id,
+                    err,
+                    restore_to.mode.value,
+                    restore_to.reserve_soc,
+                )
     finally:
         await store.async_remove()
-
-
-async def _async_restore_all(
-    data: dict[str, Any] | None, api_factory: Callable[[], Awaitable[BatterySettingsApi]]
-) -> None:
-    now = dt_util.utcnow()
-    engine = CommandEngine.from_dict(data, _LazyApi(api_factory))
-    engine.resume(now)
-    for system_id in engine.busy_systems():
-        restore_to = engine.restore_to(system_id)
-        with suppress(CommandValidationError):
-            await engine.async_cancel(system_id, now)
-        if engine.restore_failing_since(system_id) is not None and restore_to is not None:
-            _LOGGER.error(
-                "Could not restore the battery settings of system %s while removing the "
-                "entry; set them by hand: mode %s, reserve %s %%",
-                system_id,
-                restore_to.mode.value,
-                restore_to.reserve_soc,
-            )
-
-
-class _LazyApi:
-    """Logs in only when a call is actually needed; a failure to log in fails that call."""
-
-    def __init__(self, factory: Callable[[], Awaitable[BatterySettingsApi]]) -> None:
-        self._factory = factory
-        self._api: BatterySettingsApi | None = None
-
-    async def _get(self) -> BatterySettingsApi:
-        if self._api is None:
-            self._api = await self._factory()
-        return self._api
-
-    async def async_get_battery_settings(self, system_id: int) -> BatterySettings:
-        return await (await self._get()).async_get_battery_settings(system_id)
-
-    async def async_set_battery_settings(
-        self,
-        system_id: int,
-        *,
-        mode: BatteryMode | None = None,
-        reserve_soc: int | None = None,
-    ) -> BatterySettings:
-        return await (await self._get()).async_set_battery_settings(
-            system_id, mode=mode, reserve_soc=reserve_soc
-        )

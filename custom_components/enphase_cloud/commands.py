@@ -161,6 +161,10 @@ class _System:
     def busy(self) -> bool:
         return self.command is not None or self.restore_to is not None
 
+    def snapshot(self) -> SettingsSnapshot | None:
+        """Return what is (or will be) put back: the command's snapshot or the pending one."""
+        return self.command.restore_to if self.command else self.restore_to
+
 
 class CommandEngine:
     """Runs timed battery commands, one per system, and restores the settings after them."""
@@ -217,9 +221,7 @@ class CommandEngine:
     def restore_to(self, system_id: int) -> SettingsSnapshot | None:
         """Return the snapshot that will be (or is being) put back, if any."""
         system = self._systems.get(system_id)
-        if system is None:
-            return None
-        return system.command.restore_to if system.command else system.restore_to
+        return system.snapshot() if system else None
 
     def restore_failing_since(self, system_id: int) -> datetime | None:
         """Return when the current restore started failing, or None when it is not failing."""
@@ -437,21 +439,7 @@ class CommandEngine:
         than preventing the integration from starting.
         """
         engine = cls(api, apply_delay=apply_delay, on_change=on_change)
-        if not data:
-            return engine
-        if data.get("version") != STORAGE_VERSION:
-            _LOGGER.error("Unsupported battery command storage version %r", data.get("version"))
-            return engine
-        systems = data.get("systems")
-        for item in systems if isinstance(systems, list) else []:
-            try:
-                system_id, system = _system_from_dict(item)
-            except (KeyError, TypeError, ValueError) as err:
-                _LOGGER.error(  # noqa: TRY400 - a traceback adds nothing to bad data
-                    "Dropping unreadable stored battery command %r: %s", item, err
-                )
-                continue
-            engine._systems[system_id] = system
+        engine._systems.update(_systems_from_dict(data))
         return engine
 
     def resume(self, now: datetime) -> None:
@@ -701,6 +689,40 @@ def _command_from_dict(data: Mapping[str, Any]) -> Command:
         restore_to=_snapshot_from_dict(data["restore_to"]),
         export_requested=bool(data.get("export_requested", False)),
     )
+
+
+def stored_restores(data: Mapping[str, Any] | None) -> dict[int, SettingsSnapshot]:
+    """Return, per system, the snapshot that `to_dict` data still has to put back.
+
+    For a caller that sends the restores itself, once, without an engine (an
+    entry being removed): nothing will confirm or retry them afterwards.
+    """
+    return {
+        system_id: snapshot
+        for system_id, system in _systems_from_dict(data).items()
+        if (snapshot := system.snapshot()) is not None
+    }
+
+
+def _systems_from_dict(data: Mapping[str, Any] | None) -> dict[int, _System]:
+    """Read `to_dict` data; an unreadable system entry is dropped with an error logged."""
+    if not data:
+        return {}
+    if data.get("version") != STORAGE_VERSION:
+        _LOGGER.error("Unsupported battery command storage version %r", data.get("version"))
+        return {}
+    systems: dict[int, _System] = {}
+    items = data.get("systems")
+    for item in items if isinstance(items, list) else []:
+        try:
+            system_id, system = _system_from_dict(item)
+        except (KeyError, TypeError, ValueError) as err:
+            _LOGGER.error(  # noqa: TRY400 - a traceback adds nothing to bad data
+                "Dropping unreadable stored battery command %r: %s", item, err
+            )
+            continue
+        systems[system_id] = system
+    return systems
 
 
 def _system_from_dict(data: object) -> tuple[int, _System]:
