@@ -17,13 +17,22 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.enphase_cloud.budget import key_id
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator, next_aligned
 
-from .conftest import BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness
 
 NEIGHBOUR_SYSTEM = 1003
 SOLAR_POWER = "sensor.casa_solar_solar_power"
+SYSTEMS_CALLS = "GET /api/v4/systems"
+BATTERY_CALLS = "GET /api/v4/systems/{system_id}/telemetry/battery"
+
+
+def endpoint_calls(simulator: SimHarness, endpoint: str) -> int:
+    """Return how often Home Assistant called `endpoint` of the Enphase API."""
+    counts = simulator.sim.usage(API_KEY)["endpoints"].get(endpoint)
+    return int(counts["total"]) if counts else 0
 
 
 @pytest.fixture
@@ -315,3 +324,88 @@ async def test_battery_without_settings_is_not_controlled(
     snapshot = config_entry.runtime_data.coordinator.data.systems[BATTERY_SYSTEM]
     assert snapshot.has_battery
     assert snapshot.control_permitted is permitted
+
+
+@pytest.mark.parametrize("plan", ["kilowatt", "megawatt"])
+async def test_setup_reads_the_systems_and_settings_once(
+    simulator: SimHarness, init_integration: MockConfigEntry, plan: str
+) -> None:
+    """Setup's first refresh lists the systems and probes battery control, once each."""
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert endpoint_calls(simulator, SYSTEMS_CALLS) == 1
+    # Enphase does not count a call outside the plan; the budget counts its answer.
+    responses = init_integration.runtime_data.budget.as_diagnostics()["responses"]
+    assert sum(responses["battery_settings"].values()) == 1
+    snapshot = init_integration.runtime_data.coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.control_permitted is (plan == "megawatt")
+
+
+async def test_offline_gateway_costs_no_battery_reads(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """While the systems list shows no upload since the last read, the battery is not read."""
+    simulator.sim.start_outage(BATTERY_SYSTEM)
+    # The upload before the outage may not have been read yet: one round reads it.
+    await _poll(hass, freezer, coordinator)
+    reads = endpoint_calls(simulator, BATTERY_CALLS)
+    for _ in range(4):
+        await _poll(hass, freezer, coordinator)
+    assert endpoint_calls(simulator, BATTERY_CALLS) == reads
+    # The level is still confirmed current, so its sensor stays available.
+    snapshot = coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.battery_fetched_at == dt_util.utcnow()
+    state = hass.states.get("sensor.casa_solar_battery_state_of_charge")
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
+
+    simulator.sim.end_outage(BATTERY_SYSTEM)
+    await _poll(hass, freezer, coordinator)
+    assert endpoint_calls(simulator, BATTERY_CALLS) == reads + 1
+
+
+@pytest.mark.parametrize("plan", ["watt"])
+async def test_setup_goes_on_when_the_minute_ends_after_the_systems_list(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SimHarness,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Systems the minute's calls do not reach yet follow a minute later, without a retry.
+
+    An account with more systems than one minute of the plan can read would
+    otherwise never finish setting up.
+    """
+    store = f"{DOMAIN}.budget.{key_id(API_KEY)}"
+    # Seven of the minute's ten calls are spent: the systems list and the battery
+    # system's devices and control probe fit, the second system's devices do not.
+    spent = (START - timedelta(seconds=30)).timestamp()
+    hass_storage[store] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": store,
+        "data": {
+            "month": "2026-06",
+            "used": 7,
+            "responses": {},
+            "recent": [spent] * 7,
+            "blocked_until": None,
+            "block_period": None,
+        },
+    }
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = config_entry.runtime_data.coordinator
+    assert list(coordinator.data.systems) == [BATTERY_SYSTEM]
+    assert hass.states.get("sensor.texas_ranch_solar_power") is None
+
+    freezer.tick(timedelta(minutes=1))
+    await _fire(hass)
+    assert set(coordinator.data.systems) == {BATTERY_SYSTEM, PLAIN_SYSTEM}
+    state = hass.states.get("sensor.texas_ranch_solar_power")
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE

@@ -14,6 +14,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 import pytest
@@ -29,9 +30,16 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.enphase_cloud.api import (
+    BatteryInterval,
+    BatteryTelemetry,
+    EnphaseClient,
+)
 from custom_components.enphase_cloud.budget import key_id
 from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, DOMAIN
-from custom_components.enphase_cloud.statistics import Stream, statistic_id
+from custom_components.enphase_cloud.data import BatteryLevel
+from custom_components.enphase_cloud.statistics import StatisticsImporter, Stream, statistic_id
+from custom_components.enphase_cloud.sync import BATTERY, PRODUCTION, TelemetrySync, latest_level
 
 from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness
 
@@ -274,3 +282,107 @@ async def test_history_share_of_the_month(
         )
     else:
         assert stored == {}
+
+
+@pytest.fixture
+async def client(hass: HomeAssistant, simulator: SimHarness) -> EnphaseClient:
+    """Return an API client of the demo account, talking to the simulator directly."""
+    access_token = str(simulator.sim.mint_tokens()["access_token"])
+
+    async def token() -> str:
+        return access_token
+
+    return EnphaseClient(async_get_clientsession(hass), token, API_KEY, base_url=simulator.url)
+
+
+async def test_catch_up_cut_short_is_history_even_within_a_day(
+    hass: HomeAssistant, simulator: SimHarness, client: EnphaseClient
+) -> None:
+    """A backfill that runs out of calls a few hours short of now is finished by history.
+
+    Otherwise those hours would wait for the next regular round of the stream, a
+    day later on the free plan, while diagnostics said the import was done.
+    """
+    sync = TelemetrySync(
+        client,
+        StatisticsImporter(hass, PLAIN_SYSTEM, "Texas Ranch"),
+        PRODUCTION,
+        system_id=PLAIN_SYSTEM,
+        horizon=timedelta(days=7, hours=3),
+    )
+    now = dt_util.utcnow()
+    # One `week` window: it is full, so more follows, and it ends hours before now.
+    result = await sync.async_catch_up(now, max_calls=1)
+    assert not result.caught_up
+    assert await sync.async_behind(now) < timedelta(days=1)
+    assert await sync.async_needs_history(now)
+
+    result = await sync.async_catch_up(now, max_calls=5)
+    assert result.caught_up
+    assert not await sync.async_needs_history(now)
+    first = (now - timedelta(days=7, hours=3)).replace(minute=0)
+    await assert_matches_truth(
+        hass, simulator, PLAIN_SYSTEM, (Stream.PRODUCTION,), first, now.replace(minute=0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("horizon", "imported"),
+    [(timedelta(hours=5), True), (timedelta(hours=2), False)],
+    ids=["data_ends_inside_the_window", "nothing_after_the_cursor"],
+)
+async def test_catch_up_of_an_offline_gateway_ends_with_its_last_upload(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    client: EnphaseClient,
+    freezer: FrozenDateTimeFactory,
+    horizon: timedelta,
+    *,
+    imported: bool,
+) -> None:
+    """No further call is made for data the gateway has not uploaded yet."""
+    sync = TelemetrySync(
+        client,
+        StatisticsImporter(hass, BATTERY_SYSTEM, "Casa Solar"),
+        BATTERY,
+        system_id=BATTERY_SYSTEM,
+        horizon=horizon,
+    )
+    simulator.sim.start_outage(BATTERY_SYSTEM)
+    freezer.tick(timedelta(hours=3))
+    now = dt_util.utcnow()
+    result = await sync.async_catch_up(now, max_calls=5)
+    assert result.caught_up
+    assert result.calls == 1
+    assert sync.idle
+    assert not await sync.async_needs_history(now)
+    level = result.battery_level
+    if imported:
+        assert level is not None
+        assert level.measured_at <= START
+    else:
+        assert level is None
+        assert result.intervals == 0
+
+
+def test_latest_level_skips_intervals_without_state_of_charge() -> None:
+    """The level is the last interval's that has one; none at all gives no level."""
+    end = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
+    intervals = (
+        BatteryInterval(end_at=end - QUARTER, charge_wh=0, discharge_wh=0, soc_percent=55),
+        BatteryInterval(end_at=end, charge_wh=0, discharge_wh=0),
+    )
+
+    def telemetry(*intervals: BatteryInterval) -> BatteryTelemetry:
+        return BatteryTelemetry(
+            system_id=BATTERY_SYSTEM,
+            granularity="day",
+            start_at=end - timedelta(days=1),
+            end_at=end,
+            intervals=intervals,
+        )
+
+    assert latest_level(telemetry(*intervals)) == BatteryLevel(
+        percent=55, measured_at=end - QUARTER
+    )
+    assert latest_level(telemetry(intervals[1])) is None

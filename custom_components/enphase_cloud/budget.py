@@ -17,7 +17,7 @@ import math
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -124,6 +124,7 @@ class ApiBudget:
         self._blocked_until: datetime | None = None
         self._block_period: str | None = None
         self._issue_open = False
+        self._listeners: list[CALLBACK_TYPE] = []
 
     @property
     def plan(self) -> Plan:
@@ -330,6 +331,27 @@ class ApiBudget:
                 "resume_at": _local_text(resume_at),
             },
         )
+
+    @callback
+    def async_add_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update_callback` after every poll of any entry on this key.
+
+        Every entry shows the shared figures; without this an entry's figures would
+        move only at its own polls. Returns the function that stops the calls.
+        """
+        self._listeners.append(update_callback)
+
+        @callback
+        def remove() -> None:
+            self._listeners.remove(update_callback)
+
+        return remove
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Tell the listeners the figures moved (once per poll, not once per call)."""
+        for listener in list(self._listeners):
+            listener()
 
     def _schedule_save(self) -> None:
         self._store.async_delay_save(self._data_to_save, SAVE_DELAY)

@@ -2,8 +2,9 @@
 
 Each poll decides what is due. The *fast* tier reads battery telemetry (state of
 charge, battery energy); the *bulk* tier reads the systems list (one call tells
-which systems uploaded anything new), then summary, latest telemetry and the
-energy streams of the systems that did. The budget sets both cadences so the
+which systems uploaded anything new), then summary, latest telemetry (for a
+consumption meter) and the energy streams of the systems that did; a battery
+read is skipped when the systems list shows no upload since the last one. The budget sets both cadences so the
 month stays under the plan's quota, and polls land a few minutes after the
 quarter hours, when gateways have uploaded. Statistics history is caught up a few
 calls per poll, so setup and the first refresh are never held up by it.
@@ -35,10 +36,18 @@ from .api import (
 from .api.errors import PERIOD_MINUTE
 from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
-from .data import AccountSnapshot, BatteryLevel, SystemSnapshot
+from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
 from .statistics import StatisticsImporter
-from .sync import BATTERY, CONSUMPTION, GRID_EXPORT, GRID_IMPORT, PRODUCTION, TelemetrySync
+from .sync import (
+    BATTERY,
+    CONSUMPTION,
+    GRID_EXPORT,
+    GRID_IMPORT,
+    PRODUCTION,
+    TelemetrySync,
+    latest_level,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -70,6 +79,27 @@ def next_aligned(after: datetime) -> datetime:
     while candidate < after:
         candidate += QUARTER
     return candidate
+
+
+def _no_upload_since_battery_read(snapshot: SystemSnapshot, now: datetime) -> bool:
+    """Return whether the systems list read at `now` shows no upload since the last battery read."""
+    last_report = snapshot.system.last_report_at
+    last_read = snapshot.battery_fetched_at
+    return (
+        snapshot.system_fetched_at == now
+        and last_report is not None
+        and last_read is not None
+        and last_report < last_read
+    )
+
+
+def _live_calls(snapshot: SystemSnapshot) -> int:
+    """Return the calls a bulk round makes for a system's power sensors.
+
+    The summary, and the latest telemetry only for a consumption meter's power:
+    production power is in the summary too, battery power in the summary alone.
+    """
+    return 2 if snapshot.has_consumption_meter else 1
 
 
 class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
@@ -106,31 +136,11 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._first_poll_done = False
         self._refresh_requested = False
 
-    async def _async_setup(self) -> None:
-        """Check the token and list the account's systems before the first poll."""
-        try:
-            systems = await self.client.async_get_systems()
-            for system in systems:
-                await self._async_add_system(system)
-        except EnphaseAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
-        except EnphaseError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        self._next_bulk = dt_util.utcnow()
-
-    async def _async_add_system(self, system: System) -> None:
+    async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
-        snapshot = SystemSnapshot(
-            system=system, devices=devices, system_fetched_at=dt_util.utcnow()
-        )
+        snapshot = SystemSnapshot(system=system, devices=devices, system_fetched_at=now)
         if devices.has_battery:
-            snapshot = await self._async_probe_control(snapshot)
+            snapshot = await self._async_probe_control(snapshot, now)
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
         importer = StatisticsImporter(self.hass, system.system_id, system.name)
@@ -146,9 +156,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             for source in sources
         ]
 
-    async def _async_probe_control(self, snapshot: SystemSnapshot) -> SystemSnapshot:
+    async def _async_probe_control(self, snapshot: SystemSnapshot, now: datetime) -> SystemSnapshot:
         """Find out once whether the plan permits battery control (one call)."""
-        now = dt_util.utcnow()
         try:
             settings = await self.client.async_get_battery_settings(snapshot.system_id)
         except EnphasePlanError:
@@ -167,7 +176,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         """Return the calls one fast round and one bulk round cost for this account."""
         fast = sum(1 for s in self._systems.values() if s.has_battery)
         bulk = 1 + sum(
-            2
+            _live_calls(s)
             + len(self._syncs[sid])
             - (1 if s.has_battery else 0)
             + (len(CONFIG_READS) if s.control_permitted else 0)
@@ -196,9 +205,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 translation_domain=DOMAIN, translation_key="auth_failed"
             ) from err
         except EnphaseRateLimited as err:
-            # A minute's limit only delays the rest of the first poll: the systems are
-            # known, so setup goes on and the entities fill in a minute later.
-            if not self._first_poll_done and err.period != PERIOD_MINUTE:
+            # A minute's limit only delays the rest of the first poll once the systems
+            # are known: setup goes on and the entities fill in a minute later.
+            if not self._first_poll_done and (err.period != PERIOD_MINUTE or not self._systems):
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
                     translation_key="rate_limited",
@@ -237,14 +246,16 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
 
     @callback
     def _async_refresh_finished(self) -> None:
-        """Let entities judge staleness again after every failed poll.
+        """Let entities judge staleness again after every failed poll; show the budget.
 
         The base class tells listeners only about the first of several failures in a
         row; entities that keep the last data must still turn unavailable once it is
-        older than `stale_after`.
+        older than `stale_after`. The budget's figures are shared with every entry on
+        the API key, so all of them are told that this poll spent some.
         """
         if not self.last_update_success and self.data is not None:
             self.async_update_listeners()
+        self.budget.async_update_listeners()
 
     async def async_request_refresh(self) -> None:
         """Poll everything now at the user's request (`homeassistant.update_entity`).
@@ -257,13 +268,13 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     def _manual_allowed(self) -> bool:
         """Return whether a requested round's live reads fit this minute and the month.
 
-        The live reads are the systems list, each system's summary and latest
-        telemetry, and the battery; energy streams that do not fit this minute
+        The live reads are the systems list, each system's summary (and latest
+        telemetry, see `_live_calls`), and the battery; energy streams that do not fit this minute
         follow a minute later. A requested round never spends the reserve the
         cadence keeps back (the last 5 % of the quota), so the scheduled polls
         still see the month out.
         """
-        calls = self._cadence_calls()[0] + 1 + 2 * len(self._systems)
+        calls = self._cadence_calls()[0] + 1 + sum(_live_calls(s) for s in self._systems.values())
         limits = PLAN_LIMITS[self.budget.plan]
         return (
             self.budget.calls_available_now() >= calls
@@ -289,15 +300,19 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         await self._async_history(now)
 
     async def _async_bulk(self, now: datetime) -> None:
-        """Refresh the systems list, then the systems that uploaded something new."""
+        """Refresh the systems list, then the systems that uploaded something new.
+
+        The first round (setup's first refresh) checks the token this way too.
+        """
         systems = {system.system_id: system for system in await self.client.async_get_systems()}
-        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
         for system_id in list(self._systems):
             if system_id not in systems:
                 self._remove_system(system_id)
+        added = [system_id for system_id in systems if system_id not in self._systems]
+        for system_id in added:
+            await self._async_add_system(systems[system_id], now)
+        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
         for system_id, system in systems.items():
-            if system_id not in self._systems:
-                await self._async_add_system(system)
             snapshot = self._systems[system_id]
             news = (
                 snapshot.summary is None
@@ -307,11 +322,18 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             snapshot = replace(snapshot, system=system, system_fetched_at=now)
             self._systems[system_id] = snapshot
             if snapshot.control_permitted:
-                await self._async_read_config(system_id, now)
+                # The control probe of a system added just now has read its settings.
+                await self._async_read_config(
+                    system_id, now, snapshot.battery_settings if system_id in added else None
+                )
             if not news:
                 continue
             summary = await self.client.async_get_summary(system_id)
-            telemetry = await self.client.async_get_latest_telemetry(system_id)
+            telemetry = (
+                await self.client.async_get_latest_telemetry(system_id)
+                if snapshot.has_consumption_meter
+                else None
+            )
             self._systems[system_id] = replace(
                 self._systems[system_id], summary=summary, telemetry=telemetry, live_fetched_at=now
             )
@@ -326,9 +348,12 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 ):
                     await sync.async_catch_up(now, max_calls=1)
 
-    async def _async_read_config(self, system_id: int, now: datetime) -> None:
-        """Read the battery settings, storm guard and grid status of a permitted system."""
-        settings = await self.client.async_get_battery_settings(system_id)
+    async def _async_read_config(
+        self, system_id: int, now: datetime, settings: BatterySettings | None = None
+    ) -> None:
+        """Read the battery settings (unless given), storm guard and grid status."""
+        if settings is None:
+            settings = await self.client.async_get_battery_settings(system_id)
         storm_guard = await self.client.async_get_storm_guard(system_id)
         grid_status = await self.client.async_get_grid_status(system_id)
         self._systems[system_id] = replace(
@@ -361,24 +386,28 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self.async_update_listeners()
 
     async def _async_fast(self, now: datetime) -> None:
-        """Read battery telemetry: state of charge now, battery energy into statistics."""
+        """Read battery telemetry: state of charge now, battery energy into statistics.
+
+        A system whose gateway, by the systems list read this round, has not uploaded
+        since the last read has nothing new: its read is skipped (a gateway offline
+        for days would otherwise cost a call every round).
+        """
         for system_id, snapshot in self._systems.items():
             if not snapshot.has_battery:
                 continue
+            if _no_upload_since_battery_read(snapshot, now):
+                self._systems[system_id] = replace(snapshot, battery_fetched_at=now)
+                continue
             sync = next(s for s in self._syncs[system_id] if s.source is BATTERY)
-            level: BatteryLevel | None = None
             if await sync.async_behind(now) <= timedelta(days=1):
                 level = (await sync.async_catch_up(now, max_calls=1)).battery_level
             else:
                 # History still being imported: today's window gives the current level.
-                today = await self.client.async_get_battery_telemetry(
-                    system_id, granularity=Granularity.DAY
-                )
-                socs = [i for i in today.intervals if i.soc_percent is not None]
-                if socs:
-                    level = BatteryLevel(
-                        percent=socs[-1].soc_percent or 0, measured_at=socs[-1].end_at
+                level = latest_level(
+                    await self.client.async_get_battery_telemetry(
+                        system_id, granularity=Granularity.DAY
                     )
+                )
             self._systems[system_id] = replace(
                 self._systems[system_id],
                 battery_level=level or snapshot.battery_level,

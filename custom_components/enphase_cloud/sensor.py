@@ -291,7 +291,11 @@ class EnphaseBatteryCommandSensor(EnphaseCloudEntity, SensorEntity):
 
 
 class EnphaseBudgetSensor(CoordinatorEntity[EnphaseCloudCoordinator], SensorEntity):
-    """A sensor of the API budget the account's developer app shares."""
+    """A sensor of the API budget the account's developer app shares.
+
+    Follows the budget as well as the coordinator: other entries on the same API
+    key spend the same budget between this entry's polls.
+    """
 
     _attr_has_entity_name = True
     entity_description: EnphaseBudgetSensorEntityDescription
@@ -318,6 +322,11 @@ class EnphaseBudgetSensor(CoordinatorEntity[EnphaseCloudCoordinator], SensorEnti
     def native_value(self) -> Value:
         """Return the budget figure."""
         return self.entity_description.value_fn(self.coordinator)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the shared budget as well as the coordinator."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.budget.async_add_listener(self.async_write_ha_state))
 
 
 async def async_setup_entry(

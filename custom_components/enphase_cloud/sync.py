@@ -11,9 +11,10 @@ filling it in.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from .api import BatteryTelemetry, EnergyTelemetry, EnphaseClient, Granularity
 from .const import LOGGER
@@ -25,47 +26,22 @@ WEEK = timedelta(days=7)
 HOUR = timedelta(hours=1)
 
 type Telemetry = EnergyTelemetry | BatteryTelemetry
-type Fetch = Callable[[EnphaseClient, int, datetime, Granularity], Awaitable[Telemetry]]
 
 
-async def _production(
-    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
-) -> Telemetry:
-    return await client.async_get_production_telemetry(
-        system_id, start_at=start, granularity=granularity
-    )
+class Fetch(Protocol):
+    """A telemetry method of `EnphaseClient`, called unbound with the client first."""
 
-
-async def _consumption(
-    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
-) -> Telemetry:
-    return await client.async_get_consumption_telemetry(
-        system_id, start_at=start, granularity=granularity
-    )
-
-
-async def _import(
-    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
-) -> Telemetry:
-    return await client.async_get_import_telemetry(
-        system_id, start_at=start, granularity=granularity
-    )
-
-
-async def _export(
-    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
-) -> Telemetry:
-    return await client.async_get_export_telemetry(
-        system_id, start_at=start, granularity=granularity
-    )
-
-
-async def _battery(
-    client: EnphaseClient, system_id: int, start: datetime, granularity: Granularity
-) -> Telemetry:
-    return await client.async_get_battery_telemetry(
-        system_id, start_at=start, granularity=granularity
-    )
+    def __call__(
+        self,
+        client: EnphaseClient,
+        system_id: int,
+        /,
+        *,
+        start_at: datetime | None,
+        granularity: Granularity,
+    ) -> Awaitable[Telemetry]:
+        """Fetch the window of `granularity` from `start_at`."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,15 +53,39 @@ class Source:
     streams: tuple[Stream, ...]
 
 
-PRODUCTION = Source(key="production", fetch=_production, streams=(Stream.PRODUCTION,))
-CONSUMPTION = Source(key="consumption", fetch=_consumption, streams=(Stream.CONSUMPTION,))
-GRID_IMPORT = Source(key="grid_import", fetch=_import, streams=(Stream.GRID_IMPORT,))
-GRID_EXPORT = Source(key="grid_export", fetch=_export, streams=(Stream.GRID_EXPORT,))
+PRODUCTION = Source(
+    key="production",
+    fetch=EnphaseClient.async_get_production_telemetry,
+    streams=(Stream.PRODUCTION,),
+)
+CONSUMPTION = Source(
+    key="consumption",
+    fetch=EnphaseClient.async_get_consumption_telemetry,
+    streams=(Stream.CONSUMPTION,),
+)
+GRID_IMPORT = Source(
+    key="grid_import",
+    fetch=EnphaseClient.async_get_import_telemetry,
+    streams=(Stream.GRID_IMPORT,),
+)
+GRID_EXPORT = Source(
+    key="grid_export",
+    fetch=EnphaseClient.async_get_export_telemetry,
+    streams=(Stream.GRID_EXPORT,),
+)
 BATTERY = Source(
     key="battery",
-    fetch=_battery,
+    fetch=EnphaseClient.async_get_battery_telemetry,
     streams=(Stream.BATTERY_CHARGE, Stream.BATTERY_DISCHARGE, Stream.BATTERY_SOC),
 )
+
+
+def latest_level(telemetry: BatteryTelemetry) -> BatteryLevel | None:
+    """Return the last state of charge the telemetry reports, if any."""
+    for interval in reversed(telemetry.intervals):
+        if interval.soc_percent is not None:
+            return BatteryLevel(percent=interval.soc_percent, measured_at=interval.end_at)
+    return None
 
 
 def floor_hour(moment: datetime) -> datetime:
@@ -125,6 +125,8 @@ class TelemetrySync:
         self._loaded = False
         # Set when a fetch found no more data: the stream waits for the next upload.
         self.idle = False
+        # Set when a catch-up ran out of calls with more data already waiting.
+        self._cut_short = False
 
     async def async_cursor(self, now: datetime) -> datetime:
         """Return where the next fetch starts, reading the recorder the first time."""
@@ -146,8 +148,13 @@ class TelemetrySync:
         return now - await self.async_cursor(now)
 
     async def async_needs_history(self, now: datetime) -> bool:
-        """Return whether more than a day is missing and more data may be waiting."""
-        return not self.idle and await self.async_behind(now) > DAY
+        """Return whether more data may be waiting and it is history's to fetch.
+
+        That is when more than a day is missing, or when the last catch-up ran out
+        of calls: its remainder may be less than a day, which the regular rounds
+        would otherwise leave for their next turn (a day later on the free plan).
+        """
+        return not self.idle and (self._cut_short or await self.async_behind(now) > DAY)
 
     async def async_catch_up(self, now: datetime, max_calls: int) -> SyncResult:
         """Fetch and import windows from the cursor until caught up or out of calls."""
@@ -157,7 +164,9 @@ class TelemetrySync:
             start = await self.async_cursor(now)
             granularity = Granularity.DAY if now - start <= DAY else Granularity.WEEK
             window_end = start + (DAY if granularity is Granularity.DAY else WEEK)
-            telemetry = await self.source.fetch(self._client, self._system_id, start, granularity)
+            telemetry = await self.source.fetch(
+                self._client, self._system_id, start_at=start, granularity=granularity
+            )
             result.calls += 1
             last_end = await self._import(telemetry, result)
             if last_end is None:
@@ -181,6 +190,7 @@ class TelemetrySync:
                 result.caught_up = True
                 break
         self.idle = result.caught_up
+        self._cut_short = not result.caught_up
         return result
 
     async def _import(self, telemetry: Telemetry, result: SyncResult) -> datetime | None:
@@ -203,10 +213,7 @@ class TelemetrySync:
                 if i.soc_percent is not None
             ]
             await self._importer.async_import_soc(socs)
-            if socs:
-                result.battery_level = BatteryLevel(
-                    percent=round(socs[-1].percent), measured_at=socs[-1].end_at
-                )
+            result.battery_level = latest_level(telemetry)
             return intervals[-1].end_at
         (stream,) = self.source.streams
         await self._importer.async_import_energy(
