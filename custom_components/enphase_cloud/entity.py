@@ -102,6 +102,43 @@ def async_add_system_entities(
     entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))
 
 
+class EnphaseBatteryControlEntity(EnphaseCloudEntity):
+    """A battery setting of one system, on the battery's device, written by the user."""
+
+    def __init__(
+        self,
+        coordinator: EnphaseCloudCoordinator,
+        system_id: int,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the control to the system's battery device."""
+        super().__init__(coordinator, system_id, description, battery=True)
+
+    def fetched_at(self) -> datetime | None:
+        """Return when the battery settings were read or written."""
+        return self.snapshot.config_fetched_at
+
+
+@callback
+def async_add_battery_controls[D: EntityDescription](
+    entry: EnphaseCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    create: Callable[[EnphaseCloudCoordinator, int, D], EnphaseBatteryControlEntity],
+    descriptions: Iterable[D],
+) -> None:
+    """Add controls to every battery system whose settings the plan lets us change."""
+    descriptions = tuple(descriptions)
+
+    def _create(
+        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
+    ) -> list[EnphaseBatteryControlEntity]:
+        if not (snapshot.has_battery and snapshot.control_permitted):
+            return []
+        return [create(coordinator, snapshot.system_id, d) for d in descriptions]
+
+    async_add_system_entities(entry, async_add_entities, _create)
+
+
 def translate_errors[**P, R](
     func: Callable[P, Awaitable[R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from homeassistant.components.number import NumberEntity, NumberEntityDescription, NumberMode
 from homeassistant.const import PERCENTAGE
@@ -13,9 +12,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import BatterySettings, EnphaseClient
 from .commands import MAX_RESERVE, MIN_RESERVE
-from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity, async_add_system_entities, translate_errors
+from .entity import (
+    EnphaseBatteryControlEntity,
+    async_add_battery_controls,
+    translate_errors,
+)
 
 # Writes are few and each one is a quota call: one at a time per platform.
 PARALLEL_UPDATES = 1
@@ -54,14 +56,10 @@ NUMBERS: tuple[EnphaseNumberEntityDescription, ...] = (
 )
 
 
-class EnphaseBatteryNumber(EnphaseCloudEntity, NumberEntity):
+class EnphaseBatteryNumber(EnphaseBatteryControlEntity, NumberEntity):
     """A battery setting of one system, written through Enphase's cloud."""
 
     entity_description: EnphaseNumberEntityDescription
-
-    def fetched_at(self) -> datetime | None:
-        """Return when the battery settings were read or written."""
-        return self.snapshot.config_fetched_at
 
     @property
     def native_min_value(self) -> float:
@@ -90,15 +88,4 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the backup reserve of every battery system whose control the plan permits."""
-
-    def _create(
-        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
-    ) -> list[EnphaseBatteryNumber]:
-        if not (snapshot.has_battery and snapshot.control_permitted):
-            return []
-        return [
-            EnphaseBatteryNumber(coordinator, snapshot.system_id, description, battery=True)
-            for description in NUMBERS
-        ]
-
-    async_add_system_entities(entry, async_add_entities, _create)
+    async_add_battery_controls(entry, async_add_entities, EnphaseBatteryNumber, NUMBERS)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import BatteryMode, BatterySettings, EnphaseClient
-from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity, async_add_system_entities, translate_errors
+from .entity import (
+    EnphaseBatteryControlEntity,
+    async_add_battery_controls,
+    translate_errors,
+)
 
 # Writes are few and each one is a quota call: one at a time per platform.
 PARALLEL_UPDATES = 1
@@ -40,14 +42,10 @@ SELECTS: tuple[EnphaseSelectEntityDescription, ...] = (
 )
 
 
-class EnphaseBatterySelect(EnphaseCloudEntity, SelectEntity):
+class EnphaseBatterySelect(EnphaseBatteryControlEntity, SelectEntity):
     """A battery setting of one system, written through Enphase's cloud."""
 
     entity_description: EnphaseSelectEntityDescription
-
-    def fetched_at(self) -> datetime | None:
-        """Return when the battery settings were read or written."""
-        return self.snapshot.config_fetched_at
 
     @property
     def current_option(self) -> str | None:
@@ -71,15 +69,4 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the battery mode of every battery system whose control the plan permits."""
-
-    def _create(
-        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
-    ) -> list[EnphaseBatterySelect]:
-        if not (snapshot.has_battery and snapshot.control_permitted):
-            return []
-        return [
-            EnphaseBatterySelect(coordinator, snapshot.system_id, description, battery=True)
-            for description in SELECTS
-        ]
-
-    async_add_system_entities(entry, async_add_entities, _create)
+    async_add_battery_controls(entry, async_add_entities, EnphaseBatterySelect, SELECTS)

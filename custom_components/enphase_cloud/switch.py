@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import EnphaseClient, StormGuard
-from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity, async_add_system_entities, translate_errors
+from .entity import (
+    EnphaseBatteryControlEntity,
+    async_add_battery_controls,
+    translate_errors,
+)
 
 # Writes are few and each one is a quota call: one at a time per platform.
 PARALLEL_UPDATES = 1
@@ -37,14 +39,10 @@ SWITCHES: tuple[EnphaseSwitchEntityDescription, ...] = (
 )
 
 
-class EnphaseSwitch(EnphaseCloudEntity, SwitchEntity):
+class EnphaseSwitch(EnphaseBatteryControlEntity, SwitchEntity):
     """A system setting switched through Enphase's cloud."""
 
     entity_description: EnphaseSwitchEntityDescription
-
-    def fetched_at(self) -> datetime | None:
-        """Return when the setting was read or written."""
-        return self.snapshot.config_fetched_at
 
     @property
     def is_on(self) -> bool | None:
@@ -75,15 +73,4 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add storm guard to every battery system whose control the plan permits."""
-
-    def _create(
-        coordinator: EnphaseCloudCoordinator, snapshot: SystemSnapshot
-    ) -> list[EnphaseSwitch]:
-        if not (snapshot.has_battery and snapshot.control_permitted):
-            return []
-        return [
-            EnphaseSwitch(coordinator, snapshot.system_id, description, battery=True)
-            for description in SWITCHES
-        ]
-
-    async_add_system_entities(entry, async_add_entities, _create)
+    async_add_battery_controls(entry, async_add_entities, EnphaseSwitch, SWITCHES)
