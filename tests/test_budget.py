@@ -33,7 +33,7 @@ from custom_components.enphase_cloud.budget import (
 )
 from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
 
-from .conftest import API_KEY as SIM_API_KEY, START, SimHarness, token_data
+from .conftest import API_KEY as SIM_API_KEY, START, SimHarness, run_until, token_data
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -647,14 +647,6 @@ def test_cadence_properties(
 
 SIM_ISSUE_ID = f"quota_exhausted_{key_id(SIM_API_KEY)}"
 SYSTEMS_CALLS = "GET /api/v4/systems"
-
-
-async def run_until(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: datetime) -> None:
-    """Move time to `until` a minute at a time, letting every poll that falls due run."""
-    while (moment := dt_util.utcnow()) < until:
-        freezer.move_to(min(until, moment + timedelta(minutes=1)))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def poll_at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, moment: datetime) -> None:

@@ -20,7 +20,6 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -41,7 +40,7 @@ from custom_components.enphase_cloud.data import BatteryLevel
 from custom_components.enphase_cloud.statistics import StatisticsImporter, Stream, statistic_id
 from custom_components.enphase_cloud.sync import BATTERY, PRODUCTION, TelemetrySync, latest_level
 
-from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness, run_until
 
 HOUR = timedelta(hours=1)
 QUARTER = timedelta(minutes=15)
@@ -59,14 +58,6 @@ BATTERY_STREAMS = tuple(TRUTH_FIELDS)
 def hour_of(end_at: int) -> datetime:
     """Return the UTC hour holding the interval that ends at epoch `end_at`."""
     return (datetime.fromtimestamp(end_at, UTC) - QUARTER).replace(minute=0)
-
-
-async def run_until(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: datetime) -> None:
-    """Move time to `until` a minute at a time, letting every poll that falls due run."""
-    while (now := dt_util.utcnow()) < until:
-        freezer.move_to(min(until, now + timedelta(minutes=1)))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def stored_hours(
