@@ -311,7 +311,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         added = [system_id for system_id in systems if system_id not in self._systems]
         for system_id in added:
             await self._async_add_system(systems[system_id], now)
-        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
+        fresh: list[int] = []
         for system_id, system in systems.items():
             snapshot = self._systems[system_id]
             news = (
@@ -339,8 +339,19 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             )
             for sync in self._syncs[system_id]:
                 sync.idle = False
-                # The fast round and the user's actions come first; what does not fit
-                # this minute is picked up by the history catch-up a minute later.
+            fresh.append(system_id)
+        await self._async_catch_up_energy(fresh, now)
+
+    async def _async_catch_up_energy(self, fresh: list[int], now: datetime) -> None:
+        """Import the energy streams of the systems that uploaded, within this minute.
+
+        Runs after every system's live data, and only with what the fast round and the
+        user's actions leave this minute: the rest is picked up by the history catch-up
+        a minute later.
+        """
+        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
+        for system_id in fresh:
+            for sync in self._syncs[system_id]:
                 if (
                     sync.source is not BATTERY
                     and self.budget.calls_available_now() > keep_back
