@@ -134,8 +134,8 @@ async def token(request: web.Request) -> web.Response:
     elif grant_type == "refresh_token":
         rotated = sim.tokens.rotate(params.get("refresh_token", ""), app.client_id, now)
         if rotated is None:
-            # Enphase's token server (Spring OAuth) answers an expired, rotated-away
-            # or revoked refresh token with 401 invalid_token, not 400 invalid_grant.
+            # An expired, rotated-away or revoked refresh token: 401 invalid_token, as
+            # Spring Security OAuth (whose token format Enphase's answers share) does.
             return _oauth_error(401, "invalid_token", "Invalid refresh token")
         pair = rotated
     else:
