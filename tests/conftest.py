@@ -27,6 +27,7 @@ from syrupy.assertion import SnapshotAssertion
 # Imported before Home Assistant's loader runs: otherwise the test plugin's own
 # `custom_components` package shadows ours and the integration is not found.
 import custom_components.enphase_cloud  # noqa: F401
+from custom_components.enphase_cloud.budget import key_id
 from custom_components.enphase_cloud.const import BASE_URL_ENV, CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
 from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app
 
@@ -120,6 +121,33 @@ async def run_until(hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: 
         freezer.move_to(min(until, moment + timedelta(minutes=1)))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def stored_budget(
+    api_key: str,
+    *,
+    month: str = "2026-06",
+    used: int = 0,
+    recent: list[float] | None = None,
+    blocked_until: str | None = None,
+    block_period: str | None = None,
+    responses: dict[str, dict[str, int]] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Return the storage key and file of an API key's budget, as the budget writes them."""
+    key = f"{DOMAIN}.budget.{key_id(api_key)}"
+    return key, {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "month": month,
+            "used": used,
+            "responses": responses or {},
+            "recent": recent or [],
+            "blocked_until": blocked_until,
+            "block_period": block_period,
+        },
+    }
 
 
 def token_data(tokens: dict[str, Any]) -> dict[str, Any]:

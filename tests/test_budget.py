@@ -33,7 +33,14 @@ from custom_components.enphase_cloud.budget import (
 )
 from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
 
-from .conftest import API_KEY as SIM_API_KEY, START, SimHarness, run_until, token_data
+from .conftest import (
+    API_KEY as SIM_API_KEY,
+    START,
+    SimHarness,
+    run_until,
+    stored_budget,
+    token_data,
+)
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
@@ -70,20 +77,16 @@ def stored(
     blocked_until: str | None = None,
     block_period: str | None = None,
 ) -> dict[str, Any]:
-    """Return a store file as the budget writes it."""
-    return {
-        "version": 1,
-        "minor_version": 1,
-        "key": STORE_KEY,
-        "data": {
-            "month": month,
-            "used": used,
-            "responses": {"summary": {"200": used}},
-            "recent": recent or [],
-            "blocked_until": blocked_until,
-            "block_period": block_period,
-        },
-    }
+    """Return this module's store file, with `used` calls to the summary."""
+    return stored_budget(
+        API_KEY,
+        month=month,
+        used=used,
+        recent=recent,
+        blocked_until=blocked_until,
+        block_period=block_period,
+        responses={"summary": {"200": used}},
+    )[1]
 
 
 async def flush_store(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
@@ -804,8 +807,10 @@ async def test_manual_refresh_only_when_budget_remains(
     *,
     honoured: bool,
 ) -> None:
-    sim_store = f"{DOMAIN}.budget.{key_id(SIM_API_KEY)}"
-    hass_storage[sim_store] = {**stored(used=used_before), "key": sim_store}
+    sim_store, data = stored_budget(
+        SIM_API_KEY, used=used_before, responses={"summary": {"200": used_before}}
+    )
+    hass_storage[sim_store] = data
     assert await async_setup_component(hass, "homeassistant", {})
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)

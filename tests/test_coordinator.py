@@ -17,11 +17,10 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.enphase_cloud.budget import key_id
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator, next_aligned
 
-from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness, stored_budget
 
 NEIGHBOUR_SYSTEM = 1003
 SOLAR_POWER = "sensor.casa_solar_solar_power"
@@ -379,23 +378,11 @@ async def test_setup_goes_on_when_the_minute_ends_after_the_systems_list(
     An account with more systems than one minute of the plan can read would
     otherwise never finish setting up.
     """
-    store = f"{DOMAIN}.budget.{key_id(API_KEY)}"
     # Seven of the minute's ten calls are spent: the systems list and the battery
     # system's devices and control probe fit, the second system's devices do not.
     spent = (START - timedelta(seconds=30)).timestamp()
-    hass_storage[store] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": store,
-        "data": {
-            "month": "2026-06",
-            "used": 7,
-            "responses": {},
-            "recent": [spent] * 7,
-            "blocked_until": None,
-            "block_period": None,
-        },
-    }
+    store, data = stored_budget(API_KEY, used=7, recent=[spent] * 7)
+    hass_storage[store] = data
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()

@@ -34,13 +34,20 @@ from custom_components.enphase_cloud.api import (
     BatteryTelemetry,
     EnphaseClient,
 )
-from custom_components.enphase_cloud.budget import key_id
-from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS, DOMAIN
+from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS
 from custom_components.enphase_cloud.data import BatteryLevel
 from custom_components.enphase_cloud.statistics import StatisticsImporter, Stream, statistic_id
 from custom_components.enphase_cloud.sync import BATTERY, PRODUCTION, TelemetrySync, latest_level
 
-from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness, run_until
+from .conftest import (
+    API_KEY,
+    BATTERY_SYSTEM,
+    PLAIN_SYSTEM,
+    START,
+    SimHarness,
+    run_until,
+    stored_budget,
+)
 
 HOUR = timedelta(hours=1)
 QUARTER = timedelta(minutes=15)
@@ -238,20 +245,8 @@ async def test_history_share_of_the_month(
     imported: bool,
 ) -> None:
     # A quarter of the Watt month is already used on this key (the history share).
-    store = f"{DOMAIN}.budget.{key_id(API_KEY)}"
-    hass_storage[store] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": store,
-        "data": {
-            "month": "2026-06",
-            "used": 300,
-            "responses": {},
-            "recent": [],
-            "blocked_until": None,
-            "block_period": None,
-        },
-    }
+    store, data = stored_budget(API_KEY, used=300)
+    hass_storage[store] = data
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
         config_entry, options={**config_entry.options, CONF_HISTORY_DAYS: history_days}
