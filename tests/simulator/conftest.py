@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,6 +22,20 @@ from enphase_simulator import (
 
 START = datetime(2026, 6, 15, 19, 0, tzinfo=UTC)
 START_TS = int(START.timestamp())
+
+
+LA = ZoneInfo("America/Los_Angeles")
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def midnight(day: date, zone: ZoneInfo = LA) -> int:
+    """Return the epoch of local midnight starting `day` in `zone`."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+
+
+def local_today(h: Harness, zone: ZoneInfo = LA) -> date:
+    """Return the simulator's current date in `zone`."""
+    return h.sim.now().astimezone(zone).date()
 
 
 @dataclass

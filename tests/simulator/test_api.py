@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.simulator.conftest import START_TS, Harness, HarnessFactory
+from tests.simulator.conftest import (
+    CHICAGO,
+    LA,
+    START_TS,
+    Harness,
+    HarnessFactory,
+    local_today as today,
+    midnight,
+)
 
-LA = ZoneInfo("America/Los_Angeles")
-CHICAGO = ZoneInfo("America/Chicago")
 # 22:00 in California: the battery covers the evening load.
 EVENING = datetime(2026, 6, 16, 5, 0, tzinfo=UTC)
 STATUSES = {
@@ -55,14 +61,6 @@ SYSTEM_PATHS = (
     "energy_import_lifetime",
     "energy_export_lifetime",
 )
-
-
-def midnight(day: date, zone: ZoneInfo = LA) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
-
-
-def today(h: Harness, zone: ZoneInfo = LA) -> date:
-    return h.sim.now().astimezone(zone).date()
 
 
 def truth(h: Harness, system_id: int, start: int, end: int) -> dict[int, dict[str, int]]:

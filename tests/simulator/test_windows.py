@@ -8,10 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.simulator.conftest import START_TS, Harness, HarnessFactory
+from tests.simulator.conftest import (
+    CHICAGO,
+    LA,
+    START_TS,
+    Harness,
+    HarnessFactory,
+    local_today,
+    midnight,
+)
 
-LA = ZoneInfo("America/Los_Angeles")
-CHICAGO = ZoneInfo("America/Chicago")
 BAD_RANGE = {
     "message": "Unprocessable Entity",
     "details": "Requested date range is invalid for this system",
@@ -31,14 +37,6 @@ LIFETIME_PATHS = (
     "energy_import_lifetime",
     "energy_export_lifetime",
 )
-
-
-def midnight(day: date, zone: ZoneInfo = LA) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
-
-
-def local_today(h: Harness, zone: ZoneInfo = LA) -> date:
-    return h.sim.now().astimezone(zone).date()
 
 
 def ends(body: dict[str, Any]) -> list[int]:
