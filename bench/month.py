@@ -68,7 +68,7 @@ from custom_components.enphase_cloud.const import (
     DEFAULT_HISTORY_DAYS,
     DOMAIN,
 )
-from custom_components.enphase_cloud.statistics import Stream, statistic_id
+from custom_components.enphase_cloud.statistics_writer import Stream, statistic_id
 from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app
 from enphase_simulator.config import Outage
 from tests.conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, token_data

@@ -20,7 +20,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.enphase_cloud.commands import CommandState
+from custom_components.enphase_cloud.command_engine import CommandState
 
 from .battery_helpers import STORM_GUARD_SWITCH, call
 from .conftest import BATTERY_SYSTEM, SimHarness

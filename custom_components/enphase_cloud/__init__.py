@@ -11,8 +11,8 @@ from homeassistant.helpers import config_entry_oauth2_flow, config_validation as
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api import EnphaseClient
-from .battery_commands import BatteryCommander, async_delete_issues, async_restore_removed
 from .budget import Plan, async_get_budget
+from .command_runner import BatteryCommander, async_delete_issues, async_restore_removed
 from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN, base_url
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, EnphaseCloudData

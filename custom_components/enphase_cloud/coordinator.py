@@ -38,8 +38,7 @@ from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
-from .statistics import StatisticsImporter
-from .sync import (
+from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
     GRID_EXPORT,
@@ -48,6 +47,7 @@ from .sync import (
     TelemetrySync,
     latest_level,
 )
+from .statistics_writer import StatisticsImporter
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

@@ -13,8 +13,8 @@ from .api import BatterySettings, Devices, GridStatus, LatestTelemetry, StormGua
 
 if TYPE_CHECKING:
     from .api import EnphaseClient
-    from .battery_commands import BatteryCommander
     from .budget import ApiBudget
+    from .command_runner import BatteryCommander
     from .coordinator import EnphaseCloudCoordinator
 
 

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .api import BatterySettings, EnphaseClient
-from .commands import MAX_RESERVE, MIN_RESERVE
+from .command_engine import MAX_RESERVE, MIN_RESERVE
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .entity import (
     EnphaseBatteryControlEntity,

@@ -19,7 +19,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .commands import CommandState
+from .command_engine import CommandState
 from .const import DOMAIN, SYSTEM_STATUSES
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot

@@ -22,7 +22,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, service
 import probatio
 
-from .commands import (
+from .command_engine import (
     ERROR_RESERVE_OUT_OF_RANGE,
     MAX_RESERVE,
     MIN_RESERVE,

@@ -13,7 +13,7 @@ from homeassistant.helpers import issue_registry as ir, translation
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_cloud.battery_commands import (
+from custom_components.enphase_cloud.command_runner import (
     not_permitted_issue_id,
     restore_issue_id,
     storage_key,

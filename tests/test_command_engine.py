@@ -29,7 +29,7 @@ from custom_components.enphase_cloud.api.errors import (
     EnphaseUnprocessable,
 )
 from custom_components.enphase_cloud.api.models import BatteryMode, BatterySettings
-from custom_components.enphase_cloud.commands import (
+from custom_components.enphase_cloud.command_engine import (
     MAX_DURATION,
     MIN_RESERVE,
     Command,

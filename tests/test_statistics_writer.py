@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.enphase_cloud.statistics import (
+from custom_components.enphase_cloud.statistics_writer import (
     ENERGY_STREAMS,
     HOUR,
     EnergyPoint,

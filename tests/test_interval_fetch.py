@@ -1,6 +1,6 @@
 """Tests for the telemetry catch-up, through Home Assistant, the coordinator and the simulator.
 
-The importer's arithmetic is tested in test_statistics.py; here the whole path
+The importer's arithmetic is tested in test_statistics_writer.py; here the whole path
 runs: polls on the plan's cadence, gateways that buffer and upload late, the
 recorder as the only memory across restarts. Every check compares the recorder
 with the simulator's ground truth.
@@ -36,8 +36,17 @@ from custom_components.enphase_cloud.api import (
 )
 from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS
 from custom_components.enphase_cloud.data import BatteryLevel
-from custom_components.enphase_cloud.statistics import StatisticsImporter, Stream, statistic_id
-from custom_components.enphase_cloud.sync import BATTERY, PRODUCTION, TelemetrySync, latest_level
+from custom_components.enphase_cloud.interval_fetch import (
+    BATTERY,
+    PRODUCTION,
+    TelemetrySync,
+    latest_level,
+)
+from custom_components.enphase_cloud.statistics_writer import (
+    StatisticsImporter,
+    Stream,
+    statistic_id,
+)
 
 from .conftest import (
     API_KEY,

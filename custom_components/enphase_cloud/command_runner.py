@@ -23,7 +23,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api import BatteryMode, BatterySettings, EnphaseClient, StormGuard
-from .commands import (
+from .command_engine import (
     STORAGE_VERSION,
     BatterySettingsApi,
     Command,
