@@ -52,7 +52,7 @@ EXPORT_NOT_SUPPORTED_REASON: Final = (
 
 def storage_key(entry_id: str) -> str:
     """Return the Store key of an entry's battery commands."""
-    return f"{DOMAIN}.battery_commands.{entry_id}"
+    return f"{DOMAIN}.battery_commands.{entry_id}"  # the stored name predates the rename
 
 
 def not_permitted_issue_id(entry_id: str) -> str:
