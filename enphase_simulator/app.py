@@ -8,7 +8,7 @@ import contextlib
 
 from aiohttp import web
 
-from . import admin, api_v4, config_api, lifetime_api, oauth, state, telemetry_api
+from . import admin, api_v4, config_api, events_api, lifetime_api, oauth, state, telemetry_api
 from .config import KILOWATT, MEGAWATT, SimConfig
 from .gate import gate
 from .keys import ENDPOINTS_KEY, SIMULATOR_KEY, Endpoint
@@ -42,6 +42,8 @@ ROUTES: tuple[tuple[str, str, Handler, int], ...] = (
     ("GET", f"{CONFIG}/load_control", config_api.get_load_control, MEGAWATT),
     ("PUT", f"{CONFIG}/load_control", config_api.put_load_control, MEGAWATT),
 )
+
+ROUTES += events_api.routes(API, SYSTEM)
 
 
 def _add_api_routes(app: web.Application) -> None:
@@ -82,6 +84,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app.router.add_post("/oauth/token", oauth.token)
     _add_api_routes(app)
     admin.add_routes(app)
+    events_api.add_admin_routes(app)
     app.cleanup_ctx.append(_autosave)
     app.on_shutdown.append(_end_hangs)
     return app

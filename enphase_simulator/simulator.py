@@ -15,6 +15,7 @@ from . import state
 from .clock import Clock, SimClock, as_utc
 from .config import DEFAULT_START, Plan, SimConfig, plan_named
 from .errors import SYSTEM_NOT_FOUND, ApiError
+from .events import HealthModel
 from .faults import Fault, FaultInjector, make_fault
 from .gateway import OutageWindow
 from .quota import QuotaTracker
@@ -85,6 +86,8 @@ class Simulator:
             self.system(outage.system_id).gateway.outages.append(
                 OutageWindow(int(as_utc(outage.start).timestamp()), end)
             )
+        self.health = HealthModel(self)
+        """Events, alarms and grid-services events: their Python control."""
         if saved is not None:
             self._restore(saved)
 
@@ -438,6 +441,7 @@ class Simulator:
             "tokens": self.tokens.to_json(),
             "quota": self.quota.to_json(),
             "systems": {str(k): v.to_json() for k, v in self.systems.items()},
+            "health": self.health.to_json(),
         }
 
     def _restore(self, saved: dict[str, Any]) -> None:
@@ -449,4 +453,5 @@ class Simulator:
         for key, data in saved["systems"].items():
             if int(key) in self.systems:
                 self.systems[int(key)].load_json(data)
+        self.health.load_json(saved.get("health", {}))
         _LOGGER.info("restored simulator state from %s", self.config.state_path)
