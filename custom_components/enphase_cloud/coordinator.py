@@ -38,6 +38,7 @@ from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
+from .health import HealthMonitor
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -135,6 +136,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_retry = False
         self._first_poll_done = False
         self._refresh_requested = False
+        # Events and alarms: due every bulk round, polled as the minute allows (health.py).
+        self.health = HealthMonitor(hass, config_entry, client, budget)
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -175,12 +178,16 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     def _cadence_calls(self) -> tuple[int, int]:
         """Return the calls one fast round and one bulk round cost for this account."""
         fast = sum(1 for s in self._systems.values() if s.has_battery)
-        bulk = 1 + sum(
-            _live_calls(s)
-            + len(self._syncs[sid])
-            - (1 if s.has_battery else 0)
-            + (len(CONFIG_READS) if s.control_permitted else 0)
-            for sid, s in self._systems.items()
+        bulk = (
+            1
+            + sum(
+                _live_calls(s)
+                + len(self._syncs[sid])
+                - (1 if s.has_battery else 0)
+                + (len(CONFIG_READS) if s.control_permitted else 0)
+                for sid, s in self._systems.items()
+            )
+            + HealthMonitor.round_calls(self._systems)
         )
         return fast, bulk
 
@@ -297,7 +304,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if fast_due:
             await self._async_fast(now)
             self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+        health_waits = await self.health.async_poll(self._systems, now, bulk=bulk_due)
         await self._async_history(now)
+        self._history_retry = self._history_retry or health_waits
 
     async def _async_bulk(self, now: datetime) -> None:
         """Refresh the systems list, then the systems that uploaded something new.

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .budget import ApiBudget
     from .command_runner import BatteryCommander
     from .coordinator import EnphaseCloudCoordinator
+    from .health import SystemHealth
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,12 @@ class SystemSnapshot:
     storm_guard: StormGuard | None = None
     grid_status: GridStatus | None = None
     config_fetched_at: datetime | None = None
+    health: SystemHealth | None = None
+    """Alarms, new events and grid state from Enphase's events (None: not polled yet)."""
+    grid_services_event_active: bool | None = None
+    """A grid services (demand response) event has the battery now; None: not known.
+
+    The battery commands read it: they refuse to change settings while it is True."""
 
     @property
     def system_id(self) -> int:

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
-from .const import API_PREFIX, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, SYSTEMS_PAGE_SIZE, Endpoint
+from .const import (
+    API_PREFIX,
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    EVENTS_MAX_WINDOW_S,
+    SYSTEMS_PAGE_SIZE,
+    Endpoint,
+)
 from .errors import (
     EnphaseConnectionError,
     EnphaseRateLimited,
@@ -31,6 +38,7 @@ from .models import (
     System,
     SystemsPage,
 )
+from .models.events import Alarms, EventType, SystemEvents
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -368,3 +376,54 @@ class EnphaseClient:
         """Return whether the site is on grid (Megawatt plan and above)."""
         data = await self._config(Endpoint.GRID_STATUS, system_id, "grid_status")
         return GridStatus.from_dict(data)
+
+    # ------------------------------------------------------------------ health
+
+    @staticmethod
+    def _event_window(start: datetime, end: datetime) -> dict[str, str | int]:
+        """Return `start_time`/`end_time`, checked against Enphase's documented limits.
+
+        Raises:
+            ValueError: naive times, end before start, or more than a week (the caller
+                keeps `start` within nine months: `EVENTS_MAX_AGE_S`).
+        """
+        if start.tzinfo is None or end.tzinfo is None:
+            msg = "start and end must be timezone-aware datetimes"
+            raise ValueError(msg)
+        first, last = int(start.timestamp()), int(end.timestamp())
+        if last < first or last - first > EVENTS_MAX_WINDOW_S:
+            msg = "the window must end after it starts and span at most one week"
+            raise ValueError(msg)
+        return {"start_time": first, "end_time": last}
+
+    async def async_get_events(
+        self, system_id: int, *, start: datetime, end: datetime
+    ) -> SystemEvents:
+        """Return the system's events of `[start, end]` (at most one week; every plan)."""
+        data = await self._request(
+            Endpoint.EVENTS,
+            f"/systems/{int(system_id)}/events",
+            params=self._event_window(start, end),
+        )
+        return SystemEvents.from_dict(data)
+
+    async def async_get_alarms(
+        self, system_id: int, *, start: datetime, end: datetime, cleared: bool = False
+    ) -> Alarms:
+        """Return the active alarms (or the cleared ones) of `[start, end]` (every plan)."""
+        params = self._event_window(start, end)
+        params["cleared"] = "true" if cleared else "false"
+        data = await self._request(
+            Endpoint.ALARMS, f"/systems/{int(system_id)}/alarms", params=params
+        )
+        return Alarms.from_dict(data)
+
+    async def async_get_event_types(
+        self, event_type_id: int | None = None
+    ) -> tuple[EventType, ...]:
+        """Return Enphase's event types (or one): names, descriptions, recommended actions."""
+        params: dict[str, str | int] = {}
+        if event_type_id is not None:
+            params["event_type_id"] = int(event_type_id)
+        data = await self._request(Endpoint.EVENT_TYPES, "/systems/event_types", params=params)
+        return EventType.list_from_dict(data)

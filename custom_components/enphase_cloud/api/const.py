@@ -36,6 +36,9 @@ class Endpoint(StrEnum):
     STORM_GUARD = "storm_guard"
     SET_STORM_GUARD = "storm_guard/put"
     GRID_STATUS = "grid_status"
+    EVENTS = "events"
+    ALARMS = "alarms"
+    EVENT_TYPES = "event_types"
 
 
 ENDPOINTS: Final[tuple[Endpoint, ...]] = tuple(Endpoint)
@@ -57,3 +60,8 @@ WRITE_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(
     {Endpoint.SET_BATTERY_SETTINGS, Endpoint.SET_STORM_GUARD}
 )
 """Endpoints that change settings on the gateway (HTTP PUT)."""
+
+EVENTS_MAX_WINDOW_S: Final = 7 * 86_400
+"""`/events` and `/alarms` give at most one week a call."""
+EVENTS_MAX_AGE_S: Final = 270 * 86_400
+"""`start_time` must not be older than nine months (kept a little inside)."""
