@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -13,6 +14,10 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
+
+from custom_components.enphase_cloud.api import GridStatus
+from custom_components.enphase_cloud.binary_sensor import grid_present
+from custom_components.enphase_cloud.health import SystemHealth
 
 from .conftest import BATTERY_SYSTEM, SimHarness, run_until
 
@@ -138,3 +143,15 @@ async def test_grid_from_grid_status(
     simulator.sim.set_grid(BATTERY_SYSTEM, on=False)
     await settle(hass, freezer)
     assert hass.states.get(GRID).state == STATE_OFF
+
+
+@pytest.mark.parametrize(
+    ("grid_state", "expected"),
+    [("On Grid", True), ("Off Grid", False), ("Unknown", None), ("Islanded?", None)],
+)
+def test_grid_status_unknown_is_unknown_not_off(grid_state: str, expected: bool | None) -> None:
+    status = GridStatus.from_dict({"system_id": BATTERY_SYSTEM, "grid_state": grid_state})
+    # The events say the grid is there; the grid status, where read, has the last word.
+    health = SystemHealth(fetched_at=dt_util.utcnow(), grid_on=True)
+    snapshot = SimpleNamespace(grid_status=status, health=health)
+    assert grid_present(snapshot) is expected  # type: ignore[arg-type]

@@ -72,7 +72,8 @@ def test_documented_bodies_parse() -> None:
     assert event.status is EventStatus.CLOSED
     assert not event.is_open
     assert event.started_at == datetime.fromtimestamp(1740213328, UTC)
-    assert event.key == "28:1740213328:202241095486"
+    assert event.key.startswith("28:1740213328:")
+    assert "202241095486" not in event.key
     [alarm] = Alarms.from_dict(DOC_ALARMS).alarms
     assert alarm == Alarm(
         alarm_id="1082701398",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+import hashlib
 from typing import TYPE_CHECKING, Any, Self
 
 from .parsing import (
@@ -63,9 +64,15 @@ class SystemEvent:
     def key(self) -> str:
         """Return an identity that stays the same while the event opens and closes.
 
-        Enphase gives events no id: type, start and device name one event.
+        Enphase gives events no id: type, start and device name one event. The
+        device is a hash of its serial number, so the key can be stored and shown.
         """
-        return f"{self.event_type_id}:{int(self.started_at.timestamp())}:{self.serial_number or ''}"
+        device = (
+            hashlib.sha256(self.serial_number.encode()).hexdigest()[:10]
+            if self.serial_number
+            else ""
+        )
+        return f"{self.event_type_id}:{int(self.started_at.timestamp())}:{device}"
 
     @property
     def is_open(self) -> bool:
