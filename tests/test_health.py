@@ -199,3 +199,20 @@ async def test_event_types_read_once(
     assert usage["GET /api/v4/systems/event_types"]["total"] == 1
     alarms = init_integration.runtime_data.coordinator.data.systems[PLAIN_SYSTEM].health.alarms
     assert alarms[0].name == "Microinverter not producing"
+
+
+async def test_removing_the_entry_removes_its_alarm_repairs(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    now = simulator.sim.now_ts()
+    simulator.sim.health.inject(PLAIN_SYSTEM, "micro_not_producing", at=now - 3 * 86_400)
+    await settle(hass, freezer)
+    [alarm] = simulator.sim.health.state(PLAIN_SYSTEM)["active_alarms"]
+    assert issue_registry.async_get_issue(DOMAIN, issue_id(PLAIN_SYSTEM, alarm["id"]))
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id(PLAIN_SYSTEM, alarm["id"])) is None

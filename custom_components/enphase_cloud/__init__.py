@@ -16,6 +16,7 @@ from .command_runner import BatteryCommander, async_delete_issues, async_restore
 from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN, base_url
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, EnphaseCloudData
+from .health import async_remove_health
 from .services import async_setup_services
 
 if TYPE_CHECKING:
@@ -116,3 +117,4 @@ async def async_remove_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry
 
     await async_restore_removed(hass, entry.entry_id, _client)
     async_delete_issues(hass, entry.entry_id)
+    await async_remove_health(hass, entry.entry_id)

@@ -208,6 +208,16 @@ def issue_id(system_id: int, alarm_id: str) -> str:
     return f"{ISSUE_PREFIX}_{system_id}_{alarm_id}"
 
 
+async def async_remove_health(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a removed entry's alarm repairs and its store of seen events."""
+    store: Store[_Stored] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.health.{entry_id}")
+    stored = await store.async_load()
+    for system in (stored or {"systems": {}})["systems"].values():
+        for issue in system["issues"]:
+            ir.async_delete_issue(hass, DOMAIN, issue)
+    await store.async_remove()
+
+
 class HealthMonitor:
     """Polls events and alarms of one account's systems; keeps what was seen in a Store."""
 
