@@ -304,8 +304,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if fast_due:
             await self._async_fast(now)
             self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
-        health_waits = await self.health.async_poll(self._systems, now, bulk=bulk_due)
         await self._async_history(now)
+        # After history: a first import finishes in minutes, then events and alarms follow.
+        health_waits = await self.health.async_poll(self._systems, now, bulk=bulk_due)
         self._history_retry = self._history_retry or health_waits
 
     async def _async_bulk(self, now: datetime) -> None:

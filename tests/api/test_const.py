@@ -29,6 +29,9 @@ def test_endpoint_names_are_stable() -> None:
         "storm_guard",
         "storm_guard/put",
         "grid_status",
+        "events",
+        "alarms",
+        "event_types",
     ]
     assert isinstance(Endpoint.SUMMARY, str)
 
