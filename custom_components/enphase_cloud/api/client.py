@@ -384,8 +384,8 @@ class EnphaseClient:
         """Return `start_time`/`end_time`, checked against Enphase's documented limits.
 
         Raises:
-            ValueError: naive times, end before start, or more than a week (the caller
-                keeps `start` within nine months: `EVENTS_MAX_AGE_S`).
+            ValueError: naive times, end before start, or more than a week (a start
+                older than nine months is Enphase's 422 to give).
         """
         if start.tzinfo is None or end.tzinfo is None:
             msg = "start and end must be timezone-aware datetimes"

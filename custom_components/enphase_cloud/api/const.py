@@ -63,5 +63,3 @@ WRITE_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(
 
 EVENTS_MAX_WINDOW_S: Final = 7 * 86_400
 """`/events` and `/alarms` give at most one week a call."""
-EVENTS_MAX_AGE_S: Final = 270 * 86_400
-"""`start_time` must not be older than nine months (kept a little inside)."""
