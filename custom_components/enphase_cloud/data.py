@@ -47,6 +47,8 @@ class SystemSnapshot:
     storm_guard: StormGuard | None = None
     grid_status: GridStatus | None = None
     config_fetched_at: datetime | None = None
+    grid_services_event_active: bool | None = None
+    """A utility's grid services event controls the battery now (None: unknown)."""
 
     @property
     def system_id(self) -> int:
