@@ -428,6 +428,7 @@ class CommandEngine:
             # Known before the PUT: its echo, published at once, must not look foreign.
             if not system.busy():
                 system.known = {restore_to}
+                system.adjusted_from = None
             system.known |= {values, *([found] if found else [])}
             try:
                 await self._api.async_set_battery_settings(
