@@ -1361,7 +1361,7 @@ class CommandMachine(RuleBasedStateMachine):
         failure=st.sampled_from([None, None, None, None, "get", "put", "lost"]),
         error_kind=st.sampled_from(["connection", "rate_limited", "server"]),
     )
-    def start(
+    def start(  # noqa: PLR0915 - the drawn arguments; one rule, read top down
         self,
         system_id: int,
         pick: int,

@@ -69,7 +69,6 @@ async def test_command_sensor_attributes(
         "started": start,
         "effective_from": start + MINUTE,
         "ends_at": start + timedelta(hours=2),
-        "export_to_grid": None,
         "restore_to_mode": "self_consumption",
         "restore_to_reserve": 30,
         "restore_failing_since": None,
@@ -217,7 +216,7 @@ async def test_removing_without_connection_names_the_settings(
         await hass.config_entries.async_remove(init_integration.entry_id)
         await settle(hass)
 
-    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert "set them by hand: mode Self-Consumption, reserve 30 %" in caplog.text
     assert requested(simulator) == ("self_consumption", 25)
 
 
@@ -238,7 +237,7 @@ async def test_removing_when_login_fails_names_the_settings(
         await hass.config_entries.async_remove(init_integration.entry_id)
         await settle(hass)
 
-    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert "set them by hand: mode Self-Consumption, reserve 30 %" in caplog.text
     assert requested(simulator) == ("self_consumption", 95)
 
 
