@@ -480,7 +480,8 @@ async def test_new_command_during_restore_keeps_the_snapshot(
     command = await start(engine, target=60, now=T0 + 6 * MINUTE)
 
     assert command.restore_to == ORIGINAL
-    assert api.get_count == 1
+    # The snapshot and the read before the failed restore; no second snapshot.
+    assert api.get_count == 2
     assert engine.status(SYSTEM).restore_failing_since is None
     assert engine.next_wakeup() == command.effective_from
     await engine.async_cancel(SYSTEM, T0 + 7 * MINUTE)
@@ -498,8 +499,8 @@ async def test_next_command_after_idle_takes_a_fresh_snapshot(
     command = await start(engine, target=50, now=clock.now)
 
     assert command.restore_to == SettingsSnapshot(mode=BatteryMode.FULL_BACKUP, reserve_soc=100)
-    # The first snapshot, the confirmation of its restore, then the fresh snapshot.
-    assert api.get_count == 3
+    # The first snapshot, the reads before and after its restore, then the fresh snapshot.
+    assert api.get_count == 4
 
 
 async def test_systems_are_independent(

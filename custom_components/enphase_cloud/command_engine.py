@@ -14,7 +14,8 @@ must never be wrong can be tested exhaustively; its persistence lives in
   no telemetry is trusted to say the target was reached.
 - A command ends when a discharge reaches its target, when `ends_at` passes,
   or on cancel; the snapshot is then PUT back and confirmed by reading the
-  settings. A restore that fails is retried with exponential back-off, and
+  settings (read first, so a change made meanwhile in the Enphase app is
+  seen). A restore that fails is retried with exponential back-off, and
   `restore_failing_since` tells the caller to raise a repair issue. A restore
   the plan refuses waits for `async_retry_restore` (the plan permits again, or
   a reload) instead of retrying for ever.
@@ -261,13 +262,14 @@ class SystemRecord:
 
 
 class Reckoning:
-    """A `now` for the engine that HA's wall clock alone cannot hold back.
+    """A `now` for the engine that HA's wall clock cannot stretch or shrink.
 
-    It is the latest of the wall clock, the last reckoning advanced by the
-    monotonic clock, and any server time observed (Enphase's or the gateway's
-    timestamps). A wall clock that jumps back, or a restart with a stale clock,
-    thus never stretches a command: time goes on by the other two. A jump
-    forward ends commands early, which is the safe side.
+    The wall clock is read once per process (at the first call, never behind
+    the reckoning saved before a restart); from then on time advances by the
+    monotonic clock, and server times observed (Enphase's, the gateway's) lift
+    it when it is behind them. A wall clock that jumps either way while Home
+    Assistant runs therefore changes nothing, a restart with a stale clock is
+    corrected by the next poll, and waits for the gateway last real time.
     """
 
     def __init__(self, last: datetime | None = None) -> None:
@@ -280,17 +282,12 @@ class Reckoning:
         """Return the latest reckoned time, to be saved."""
         return self._last
 
-    def _advanced(self, mono: float) -> datetime | None:
-        if self._last is None:
-            return None
-        if self._mono is None:
-            return self._last
-        return self._last + timedelta(seconds=max(0.0, mono - self._mono))
-
     def now(self, wall: datetime, mono: float) -> datetime:
         """Return the reckoned time given the wall clock and a monotonic reading (seconds)."""
-        advanced = self._advanced(mono)
-        when = wall if advanced is None else max(wall, advanced)
+        if self._mono is None or self._last is None:
+            when = wall if self._last is None else max(wall, self._last)
+        else:
+            when = self._last + timedelta(seconds=max(0.0, mono - self._mono))
         self._last, self._mono = when, mono
         return when
 
@@ -707,6 +704,10 @@ class CommandEngine:
         system.active_announced = False
         self._clear_restore(system)
         system.restore_to = command.restore_to
+        # Read before writing back: a change made in the Enphase app since the
+        # last poll is the user's and must not be overwritten. A read before
+        # `effective_from` could still show the old settings, so then write at once.
+        system.check_first = now >= command.effective_from
         system.next_attempt_at = now
         system.last_end_reason = reason
         system.last_ended_at = now
@@ -786,7 +787,13 @@ class CommandEngine:
             system.shutdown_level = current.shutdown_level
         seen = _settings_of(current)
         if seen == system.restore_to:
-            self._done(system_id, system)
+            # Looks done, but a write of ours may still be on its way to the
+            # gateway (a wall clock ahead of it, a lost answer): confirm once
+            # more a gateway delay later, as after a restore PUT.
+            system.check_first = False
+            system.restore_sent_at = now
+            system.next_attempt_at = now + self._apply_delay
+            self._notify(system_id)
         elif seen in system.known:
             system.check_first = False
             await self._send_restore(system_id, system, now)
