@@ -196,6 +196,7 @@ class BatteryCommander:
         owners = self._hass.data.get(DATA_SYSTEM_OWNERS, {})
         for system_id in [sid for sid, owner in owners.items() if owner is self]:
             del owners[system_id]
+        self._now()  # the reckoning saved is the time of the unload
         await self._store.async_save(self._to_dict())
         # Issues belong to a loaded entry; the next setup raises them again if still true.
         async_delete_issues(self._hass, self._entry.entry_id)
