@@ -25,6 +25,7 @@ import pytest
 from custom_components.enphase_cloud.api.errors import (
     EnphaseConnectionError,
     EnphaseError,
+    EnphasePlanError,
     EnphaseRateLimited,
     EnphaseServerError,
     EnphaseUnprocessable,
@@ -41,6 +42,7 @@ from custom_components.enphase_cloud.command_engine import (
     CommandValidationError,
     EndReason,
     Reckoning,
+    RestoreWait,
     SettingsSnapshot,
 )
 from custom_components.enphase_cloud.command_store import (
@@ -1210,6 +1212,210 @@ async def test_busy_systems_while_running_and_restoring(
     assert engine.busy_systems() == [OTHER]
 
 
+# ---------------------------------------------------------------------- the real world
+
+
+async def test_lost_answer_with_values_in_force_runs_the_command(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    api.lost_answers = 1
+
+    command = await start(engine, target=90, duration=30 * MINUTE)
+
+    assert command.target_reserve == 90
+    await run_until(engine, clock, T0 + HOUR)
+    assert api.snapshot() == ORIGINAL
+
+
+async def test_lost_answer_landing_late_is_undone(clock: Clock) -> None:
+    api = FakeBatteryApi(clock, gateway_delay=30 * timedelta(seconds=1))
+    api.add_system()
+    engine = CommandEngine(api)
+    api.lost_answers = 1
+
+    with pytest.raises(EnphaseConnectionError):
+        await start(engine, target=90)
+
+    # The read-back still saw the old settings: the write is tracked, checked, undone.
+    assert engine.status(SYSTEM).state(T0) is CommandState.RESTORING
+    await run_until(engine, clock, T0 + 10 * MINUTE)
+    assert api.snapshot() == ORIGINAL
+    assert api.puts()[-1] == (ORIGINAL.mode, ORIGINAL.reserve_soc)
+    assert engine.status(SYSTEM).state(clock.now) is CommandState.IDLE
+
+
+async def test_unanswered_write_that_never_landed_costs_no_restore(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    api.put_errors.append(EnphaseConnectionError("timeout"))
+
+    with pytest.raises(EnphaseConnectionError):
+        await start(engine, target=90)
+
+    await run_until(engine, clock, T0 + 10 * MINUTE)
+    assert api.puts() == [(None, 90)]
+    assert engine.status(SYSTEM).state(clock.now) is CommandState.IDLE
+
+
+async def test_setting_seen_elsewhere_ends_without_restoring(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80)
+    api.change_by_hand(SYSTEM, BatteryMode.SAVINGS, 85)
+
+    # Our own values and the snapshot are not news; anything else is the user's.
+    engine.observe_settings(SYSTEM, replace(api.visible(), reserve_soc=80), T0 + MINUTE)
+    assert engine.status(SYSTEM).busy
+    engine.observe_settings(SYSTEM, api.visible(), T0 + 2 * MINUTE)
+
+    status = engine.status(SYSTEM)
+    assert not status.busy
+    assert status.last_end_reason is EndReason.CHANGED_ELSEWHERE
+    await run_until(engine, clock, T0 + 2 * HOUR)
+    assert api.snapshot().reserve_soc == 85
+
+
+async def test_change_made_before_the_restore_read_is_kept(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80, duration=30 * MINUTE)
+    clock.now = T0 + 10 * MINUTE
+    api.change_by_hand(SYSTEM, BatteryMode.FULL_BACKUP, 85)
+
+    await run_until(engine, clock, T0 + HOUR)
+
+    assert api.snapshot() == SettingsSnapshot(mode=BatteryMode.FULL_BACKUP, reserve_soc=85)
+    assert engine.status(SYSTEM).last_end_reason is EndReason.CHANGED_ELSEWHERE
+
+
+async def test_raised_shutdown_level_restores_the_nearest_allowed_value(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80, duration=10 * MINUTE)
+    api.set_shutdown(SYSTEM, 40)
+
+    await run_until(engine, clock, T0 + HOUR)
+
+    assert api.snapshot() == SettingsSnapshot(mode=ORIGINAL.mode, reserve_soc=40)
+    status = engine.status(SYSTEM)
+    assert status.restore_adjusted_from == ORIGINAL.reserve_soc
+    assert status.state(clock.now) is CommandState.IDLE
+
+
+async def test_shutdown_level_learnt_from_a_refused_restore(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80, duration=MINUTE / 2)
+    # Raised while the command was still pending: the restore is written at once.
+    api.set_shutdown(SYSTEM, 35)
+
+    await run_until(engine, clock, T0 + 10 * MINUTE)
+
+    assert api.puts()[-2:] == [(ORIGINAL.mode, 30), (ORIGINAL.mode, 35)]
+    assert api.snapshot().reserve_soc == 35
+
+
+async def test_grid_event_refuses_commands_and_defers_the_restore(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    with pytest.raises(CommandValidationError) as refused:
+        await engine.async_start(
+            SYSTEM,
+            CommandKind.HOLD_RESERVE,
+            target_reserve=80,
+            duration=HOUR,
+            shutdown_level=None,
+            now=T0,
+            grid_event_active=True,
+        )
+    assert refused.value.code == "grid_event_active"
+    assert api.puts() == []
+
+    engine.set_grid_event(SYSTEM, active=None, now=T0)
+    await start(engine, target=80, duration=10 * MINUTE)
+    engine.set_grid_event(SYSTEM, active=True, now=T0 + 5 * MINUTE)
+    await run_until(engine, clock, T0 + HOUR)
+    assert engine.status(SYSTEM).restore_waits_for is RestoreWait.GRID_EVENT
+    assert engine.next_wakeup() is None
+    assert api.snapshot().reserve_soc == 80
+
+    engine.set_grid_event(SYSTEM, active=False, now=clock.now)
+    await run_until(engine, clock, clock.now + 5 * MINUTE)
+    assert api.snapshot() == ORIGINAL
+
+
+async def test_write_cap_refuses_a_command_it_cannot_restore(engine: CommandEngine) -> None:
+    with pytest.raises(CommandValidationError) as refused:
+        await engine.async_start(
+            SYSTEM,
+            CommandKind.HOLD_RESERVE,
+            target_reserve=80,
+            duration=HOUR,
+            shutdown_level=None,
+            now=T0,
+            writes_left=1,
+        )
+    assert refused.value.code == "write_quota_exhausted"
+    assert refused.value.placeholders == {"needed": "2", "left": "1"}
+
+
+async def test_plan_refusal_waits_for_the_plan(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80, duration=10 * MINUTE)
+    api.put_errors.append(EnphasePlanError("battery_settings/put"))
+
+    await run_until(engine, clock, T0 + 15 * MINUTE)
+    status = engine.status(SYSTEM)
+    assert status.restore_waits_for is RestoreWait.PLAN
+    assert status.restore_failing_since is not None
+    assert engine.next_wakeup() is None
+    attempts = len(api.put_attempts)
+    await run_until(engine, clock, T0 + 5 * HOUR)
+    assert len(api.put_attempts) == attempts
+
+    await engine.async_retry_restore(SYSTEM, clock.now)
+    await run_until(engine, clock, clock.now + 5 * MINUTE)
+    assert api.snapshot() == ORIGINAL
+
+
+async def test_plan_refusal_is_retried_on_reload(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    await start(engine, target=80, duration=10 * MINUTE)
+    api.put_errors.append(EnphasePlanError("battery_settings/put"))
+    await run_until(engine, clock, T0 + 15 * MINUTE)
+
+    restarted = roundtrip(engine, api)
+    restarted.resume(clock.now)
+    await run_until(restarted, clock, clock.now + 5 * MINUTE)
+
+    assert api.snapshot() == ORIGINAL
+
+
+def test_reckoning_ignores_wall_clock_jumps_while_running() -> None:
+    reckoning = Reckoning()
+    assert reckoning.now(T0, 100.0) == T0
+    # The wall clock jumps back two hours, then forward: only monotonic time counts.
+    assert reckoning.now(T0 - 2 * HOUR, 160.0) == T0 + MINUTE
+    assert reckoning.now(T0 + 5 * HOUR, 220.0) == T0 + 2 * MINUTE
+    # A server time ahead of the reckoning lifts it; one behind it does not.
+    reckoning.observe(T0 + HOUR, T0, 220.0)
+    assert reckoning.now(T0, 220.0) == T0 + HOUR
+    reckoning.observe(T0, T0, 220.0)
+    assert reckoning.now(T0, 280.0) == T0 + HOUR + MINUTE
+    # Absurdly far ahead is a broken clock.
+    reckoning.observe(T0 + 30 * HOUR, T0, 280.0)
+    assert reckoning.last == T0 + HOUR + MINUTE
+
+
+def test_reckoning_after_a_restart_never_goes_back() -> None:
+    reckoning = Reckoning(T0 + HOUR)
+    # The clock came back stale: the saved reckoning holds.
+    assert reckoning.now(T0, 5.0) == T0 + HOUR
+    assert Reckoning(T0).now(T0 + HOUR, 5.0) == T0 + HOUR
+
+
 # ---------------------------------------------------------------------- invariants
 
 
@@ -1645,7 +1851,7 @@ class CommandMachine(RuleBasedStateMachine):
         for system_id in SYSTEMS:
             # Set-up feeds the coordinator's data at once, grid events included.
             restarted.engine.set_grid_event(
-                system_id, system_id in self.api.events, self.now(restarted)
+                system_id, active=system_id in self.api.events, now=self.now(restarted)
             )
         assert {sid: restarted.engine.status(sid).restore_to for sid in SYSTEMS} == before
         if tick:
@@ -1712,7 +1918,7 @@ class CommandMachine(RuleBasedStateMachine):
             entry.reckoning.observe(server_time, self.clock.now + self.offset, mono)
             now = self.now(entry)
             for system_id in SYSTEMS:
-                entry.engine.set_grid_event(system_id, system_id in self.api.events, now)
+                entry.engine.set_grid_event(system_id, active=system_id in self.api.events, now=now)
                 entry.engine.observe_settings(system_id, self.api.visible(system_id), now)
         self._settle_owners()
         # Every poll is also a tick.

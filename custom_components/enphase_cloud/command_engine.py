@@ -570,7 +570,7 @@ class CommandEngine:
             self._notify(system_id)
             await self._advance(system_id, system, now)
 
-    def set_grid_event(self, system_id: int, active: bool | None, now: datetime) -> None:  # noqa: FBT001
+    def set_grid_event(self, system_id: int, *, active: bool | None, now: datetime) -> None:
         """Take whether a grid services event is active (None: unknown).
 
         During an event no command starts and a restore waits; when it ends, a

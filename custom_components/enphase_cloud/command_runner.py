@@ -512,7 +512,9 @@ class BatteryCommander:
             if server_time is not None:
                 self._reckoning.observe(server_time, wall, mono)
         if snapshot.grid_services_event_active is not None or (self._engine.status(system_id).busy):
-            self._engine.set_grid_event(system_id, snapshot.grid_services_event_active, now)
+            self._engine.set_grid_event(
+                system_id, active=snapshot.grid_services_event_active, now=now
+            )
         settings = snapshot.battery_settings
         if settings is not None and self._seen_settings.get(system_id) is not settings:
             self._seen_settings[system_id] = settings
