@@ -511,3 +511,39 @@ async def test_two_entries_share_one_command_per_system(
     assert response["restore_to"] == {"mode": "self_consumption", "reserve_soc": 30}
     await advance(hass, freezer, 13 * MINUTE)
     assert requested(simulator) == ("self_consumption", 30)
+
+
+async def test_plan_downgrade_stops_the_retries_until_the_plan_permits(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 10})
+    simulator.sim.set_plan("watt")
+
+    await advance(hass, freezer, 15 * MINUTE)
+    issue = issue_registry.async_get_issue(
+        DOMAIN,
+        restore_issue_id(
+            init_integration.entry_id, BATTERY_SYSTEM, "battery_restore_refused_by_plan"
+        ),
+    )
+    assert issue is not None
+    assert issue.translation_placeholders["mode"] == "Self-Consumption"
+    assert issue.translation_placeholders["reserve"] == "30"
+    assert issue.translation_placeholders["since"].endswith(("PDT", "PST"))
+    await assert_translated(hass, issue)
+    assert command_attribute(hass, "restore_waits_for") == "plan"
+    await advance(hass, freezer, 30 * MINUTE)
+    # Refused once, then no retry loop against the plan.
+    assert caplog.text.count("no longer permits battery control") == 1
+
+    simulator.sim.set_plan("megawatt")
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await settle(hass)
+    await advance(hass, freezer, 3 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"

@@ -779,7 +779,7 @@ class CommandEngine:
             current = await self._api.async_get_battery_settings(system_id)
         except Exception as err:  # noqa: BLE001 - any failure is retried
             if system.generation == generation:
-                self._restore_failed(system_id, system, now, err)
+                self._read_failed(system_id, system, now, err)
             return
         if system.generation != generation or system.restore_to is None:
             return
@@ -854,7 +854,7 @@ class CommandEngine:
         except Exception as err:  # noqa: BLE001 - as in _send_restore
             if system.generation == generation:
                 # The PUT was accepted: the next attempt only reads again.
-                self._restore_failed(system_id, system, now, err)
+                self._read_failed(system_id, system, now, err)
             return
         if system.generation != generation or system.restore_to is None:
             return
@@ -877,6 +877,14 @@ class CommandEngine:
         system.known = set()
         _LOGGER.debug("System %s: settings restored to %s", system_id, target)
         self._notify(system_id)
+
+    def _read_failed(
+        self, system_id: int, system: SystemRecord, now: datetime, err: Exception
+    ) -> None:
+        if isinstance(err, EnphasePlanError):
+            self._plan_refused(system_id, system, now, err)
+        else:
+            self._restore_failed(system_id, system, now, err)
 
     def _plan_refused(
         self, system_id: int, system: SystemRecord, now: datetime, err: Exception

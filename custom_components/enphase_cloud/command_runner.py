@@ -520,7 +520,14 @@ class BatteryCommander:
             self._seen_settings[system_id] = settings
             self._engine.observe_settings(system_id, settings, now)
         status = self._engine.status(system_id)
-        if status.restore_waits_for is RestoreWait.PLAN and snapshot.control_permitted:
+        if (
+            status.restore_waits_for is RestoreWait.PLAN
+            and snapshot.control_permitted
+            and snapshot.config_fetched_at is not None
+            and status.restore_failing_since is not None
+            and snapshot.config_fetched_at > status.restore_failing_since
+        ):
+            # The settings were read since Enphase refused: the plan permits again.
             self._entry.async_create_background_task(
                 self._hass,
                 self._engine.async_retry_restore(system_id, now),
