@@ -532,9 +532,11 @@ async def test_plan_downgrade_stops_the_retries_until_the_plan_permits(
         ),
     )
     assert issue is not None
-    assert issue.translation_placeholders["mode"] == "Self-Consumption"
-    assert issue.translation_placeholders["reserve"] == "30"
-    assert issue.translation_placeholders["since"].endswith(("PDT", "PST"))
+    placeholders = issue.translation_placeholders or {}
+    assert placeholders["mode"] == "Self-Consumption"
+    assert placeholders["reserve"] == "30"
+    # A time people read: local, to the minute, with its zone (not raw ISO).
+    assert placeholders["since"].endswith(("PDT", "PST"))
     await assert_translated(hass, issue)
     assert command_attribute(hass, "restore_waits_for") == "plan"
     await advance(hass, freezer, 30 * MINUTE)
