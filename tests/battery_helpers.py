@@ -22,6 +22,7 @@ RESERVE_NUMBER = "number.casa_solar_battery_backup_reserve"
 STORM_GUARD_SWITCH = "switch.casa_solar_battery_storm_guard"
 SOC_SENSOR = "sensor.casa_solar_battery_state_of_charge"
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 def command_state(hass: HomeAssistant) -> str:

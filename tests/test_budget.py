@@ -375,7 +375,7 @@ async def test_concurrent_callers_wait_for_one_load(
 
     async def slow_load(store: Store[Any]) -> Any:
         nonlocal loads
-        loads += 1
+        loads += store.key == STORE_KEY  # the write cap has a store of its own
         await asyncio.sleep(0)  # two entries set up at once: the second arrives mid-load
         return await real_load(store)
 
@@ -488,6 +488,7 @@ async def test_diagnostics_never_hold_the_key(
         "blocked_until": "2026-06-10T12:00:09+00:00",
         "block_period": "minute",
         "responses": {"summary": {"200": 1}},
+        "writes": {"cap_per_endpoint": None, "used": {}, "blocked_until": {}},
     }
 
 
@@ -834,3 +835,67 @@ async def test_manual_refresh_only_when_budget_remains(
     # reserve the schedule keeps for the rest of the month.
     after = simulator.sim.usage(SIM_API_KEY)["endpoints"][SYSTEMS_CALLS]["total"]
     assert after == calls + (1 if honoured else 0)
+
+
+# ---------------------------------------------------------------------- write cap (issue 13)
+
+WRITE = "battery_settings/put"
+
+
+async def test_partner_write_cap_counts_writes_apart_from_reads(
+    hass: HomeAssistant, now: datetime, freezer: FrozenDateTimeFactory
+) -> None:
+    budget = ApiBudget(hass, KEY_ID, Plan.PARTNER)
+    assert budget.writes.cap == 200
+    for _ in range(3):
+        await budget.acquire("battery_settings")
+    await budget.acquire(WRITE)
+
+    assert budget.writes.remaining(WRITE) == 199
+    assert budget.writes.remaining("storm_guard/put") == 200
+    assert budget.used_this_month == 4  # a write is still a call of the key's quota
+
+    for _ in range(199):
+        await budget.acquire(WRITE)
+    with pytest.raises(EnphaseRateLimited) as refused:
+        await budget.acquire(WRITE)
+    assert refused.value.retry_at == JULY
+    assert refused.value.limit == 200
+    await budget.acquire("battery_settings")  # reads go on
+
+    freezer.move_to(JULY)
+    assert budget.writes.remaining(WRITE) == 200
+
+
+async def test_write_429_blocks_only_that_write(hass: HomeAssistant, now: datetime) -> None:
+    budget = ApiBudget(hass, KEY_ID, Plan.MEGAWATT)
+    assert budget.writes.remaining(WRITE) is None
+    await budget.acquire(WRITE)
+    budget.record(WRITE, 429)
+    budget.rate_limited(EnphaseRateLimited(period="month", retry_at=JULY, limit=200))
+
+    assert budget.blocked_until is None
+    assert budget.writes.remaining(WRITE) == 0
+    await budget.acquire("battery_settings")
+    with pytest.raises(EnphaseRateLimited):
+        await budget.acquire(WRITE)
+    assert budget.as_diagnostics()["writes"]["blocked_until"] == {WRITE: JULY.isoformat()}
+    # A read's 429 still blocks everything.
+    budget.record("battery_settings", 429)
+    budget.rate_limited(EnphaseRateLimited(period="minute", retry_at=now + timedelta(minutes=1)))
+    assert budget.blocked_until is not None
+
+
+async def test_write_counts_survive_a_restart(
+    hass: HomeAssistant, hass_storage: dict[str, Any], now: datetime
+) -> None:
+    hass_storage[f"{DOMAIN}.write_budget.{KEY_ID}"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.write_budget.{KEY_ID}",
+        "data": {"month": "2026-06", "used": {WRITE: 150}, "blocked": {WRITE: JULY.isoformat()}},
+    }
+    budget = ApiBudget(hass, KEY_ID, Plan.PARTNER)
+    await budget.async_load()
+
+    assert budget.writes.remaining(WRITE) == 0
+    assert budget.as_diagnostics()["writes"]["used"] == {WRITE: 150}

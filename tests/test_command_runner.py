@@ -8,30 +8,36 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir, translation
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.enphase_cloud.budget import key_id
 from custom_components.enphase_cloud.command_runner import (
     not_permitted_issue_id,
     restore_issue_id,
     storage_key,
 )
 from custom_components.enphase_cloud.const import DOMAIN
+from enphase_simulator.app import CONFIG
 
 from .battery_helpers import (
     COMMAND_SENSOR,
+    HOUR,
     MINUTE,
     advance,
     call,
     command_attribute,
     command_state,
     requested,
+    set_shutdown_level,
     settle,
     setup_entry,
 )
-from .conftest import BATTERY_SYSTEM, SimHarness
+from .conftest import API_KEY, BATTERY_SYSTEM, SimHarness, token_data
 
 
 @pytest.fixture
@@ -69,7 +75,6 @@ async def test_command_sensor_attributes(
         "started": start,
         "effective_from": start + MINUTE,
         "ends_at": start + timedelta(hours=2),
-        "export_to_grid": None,
         "restore_to_mode": "self_consumption",
         "restore_to_reserve": 30,
         "restore_failing_since": None,
@@ -217,7 +222,7 @@ async def test_removing_without_connection_names_the_settings(
         await hass.config_entries.async_remove(init_integration.entry_id)
         await settle(hass)
 
-    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert "set them by hand: mode Self-Consumption, reserve 30 %" in caplog.text
     assert requested(simulator) == ("self_consumption", 25)
 
 
@@ -238,7 +243,7 @@ async def test_removing_when_login_fails_names_the_settings(
         await hass.config_entries.async_remove(init_integration.entry_id)
         await settle(hass)
 
-    assert "set them by hand: mode self_consumption, reserve 30 %" in caplog.text
+    assert "set them by hand: mode Self-Consumption, reserve 30 %" in caplog.text
     assert requested(simulator) == ("self_consumption", 95)
 
 
@@ -324,3 +329,223 @@ async def test_stale_issues_are_cleared_at_setup(
         )
     await setup_entry(hass, config_entry)
     assert not [key for key in issue_registry.issues if key[0] == DOMAIN]
+
+
+# ---------------------------------------------------------------------- the real world (issue 13)
+
+
+async def test_lost_answer_is_reconciled_by_reading_back(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=70, duration={"hours": 1})
+    # Enphase applies the next PUT but its answer never arrives whole.
+    simulator.sim.add_fault(kind="truncated", path="*battery_settings", count=1)
+
+    response = await call(hass, "hold_reserve", target_reserve=90, duration={"minutes": 30})
+
+    # The read-back found the command's values in force: it runs, and is restored.
+    assert response["target_reserve"] == 90
+    assert requested(simulator) == ("self_consumption", 90)
+    assert command_attribute(hass, "restore_to_reserve") == 30
+    await advance(hass, freezer, 33 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"
+
+
+async def test_change_in_the_enphase_app_is_not_overwritten(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 30})
+    await advance(hass, freezer, 5 * MINUTE)
+    # The user sets 85 % in the Enphase app; no poll has seen it yet.
+    simulator.sim.change_settings(BATTERY_SYSTEM, {"reserve_soc": 85}, delay=0)
+
+    await advance(hass, freezer, 30 * MINUTE)
+
+    assert requested(simulator) == ("self_consumption", 85)
+    assert command_state(hass) == "idle"
+    assert command_attribute(hass, "last_end_reason") == "changed_elsewhere"
+    assert "changed outside Home Assistant" in caplog.text
+
+
+@pytest.mark.parametrize("plan", ["partner"])
+async def test_partner_write_cap_refuses_a_command_it_cannot_restore(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    month = datetime.now(UTC).strftime("%Y-%m")
+    hass_storage[f"{DOMAIN}.write_budget.{key_id(API_KEY)}"] = {
+        "version": 1,
+        "key": f"{DOMAIN}.write_budget.{key_id(API_KEY)}",
+        "data": {"month": month, "used": {"battery_settings/put": 199}, "blocked": {}},
+    }
+    await setup_entry(hass, config_entry)
+    writes = len(simulator.sim.quota.endpoints[API_KEY])
+
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(hass, "hold_reserve", target_reserve=80)
+
+    assert refused.value.translation_key == "write_quota_exhausted"
+    assert refused.value.translation_placeholders == {"needed": "2", "left": "1"}
+    assert len(simulator.sim.quota.endpoints[API_KEY]) == writes
+    assert command_state(hass) == "idle"
+
+
+@pytest.mark.parametrize("plan", ["partner"])
+async def test_write_cap_reached_at_enphase_never_blocks_reads(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    # Another app on the key used this month's 200 writes to battery_settings.
+    put = f"PUT {CONFIG}/battery_settings"
+    simulator.sim.quota.endpoints[API_KEY][put].set("month", simulator.sim.now_ts(), 200)
+    reads = simulator.sim.quota.keys[API_KEY].total
+
+    with pytest.raises(HomeAssistantError):
+        await call(hass, "hold_reserve", target_reserve=80)
+
+    budget = init_integration.runtime_data.budget
+    assert budget.blocked_until is None
+    assert budget.writes.remaining("battery_settings/put") == 0
+    await advance(hass, freezer, 30 * MINUTE)
+    # Polling went on.
+    assert simulator.sim.quota.keys[API_KEY].total > reads + 1
+    assert command_state(hass) == "idle"
+
+
+async def test_shutdown_level_raised_restores_the_nearest_allowed_reserve(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 20})
+    set_shutdown_level(simulator, 40)
+
+    await advance(hass, freezer, 25 * MINUTE)
+
+    assert requested(simulator) == ("self_consumption", 40)
+    assert command_state(hass) == "idle"
+    assert command_attribute(hass, "restore_adjusted_from") == 30
+    assert "reserve is restored to 40 % instead of 30 %" in caplog.text
+
+
+async def test_command_times_count_from_the_answer_and_survive_a_restart(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    start = datetime.now(UTC)
+    response = await call(hass, "hold_reserve", target_reserve=80, duration={"hours": 4})
+    # effective_from counts from the answer, the end from the request.
+    assert datetime.fromisoformat(response["effective_from"]) >= start + MINUTE
+    assert datetime.fromisoformat(response["ends_at"]) == start + timedelta(hours=4)
+    await advance(hass, freezer, HOUR, step=10 * MINUTE)
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await settle(hass)
+    # The reckoning is kept with the command: a clock that comes back stale
+    # cannot pull the command's time back (see the engine's state machine).
+    stored = hass_storage[storage_key(init_integration.entry_id)]["data"]
+    assert datetime.fromisoformat(stored["reckoned"]) >= start + HOUR
+
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await settle(hass)
+    await advance(hass, freezer, 3 * HOUR + 5 * MINUTE, step=5 * MINUTE)
+
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"
+
+
+async def test_two_entries_share_one_command_per_system(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    tokens = simulator.sim.mint_tokens()
+    second = await setup_entry(
+        hass,
+        MockConfigEntry(
+            domain=DOMAIN,
+            title="Casa Solar (installer)",
+            unique_id="second-login",
+            data={
+                "auth_implementation": DOMAIN,
+                "token": token_data(tokens),
+                CONF_API_KEY: API_KEY,
+            },
+            options=dict(init_integration.options),
+        ),
+    )
+    await call(
+        hass,
+        "hold_reserve",
+        config_entry_id=init_integration.entry_id,
+        target_reserve=80,
+        duration={"hours": 1},
+    )
+
+    response = await call(
+        hass,
+        "hold_reserve",
+        config_entry_id=second.entry_id,
+        target_reserve=60,
+        duration={"minutes": 10},
+    )
+
+    # The second entry's command replaced the first: the original snapshot stays.
+    assert response["restore_to"] == {"mode": "self_consumption", "reserve_soc": 30}
+    await advance(hass, freezer, 13 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 30)
+
+
+async def test_plan_downgrade_stops_the_retries_until_the_plan_permits(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 10})
+    simulator.sim.set_plan("watt")
+
+    await advance(hass, freezer, 15 * MINUTE)
+    issue = issue_registry.async_get_issue(
+        DOMAIN,
+        restore_issue_id(
+            init_integration.entry_id, BATTERY_SYSTEM, "battery_restore_refused_by_plan"
+        ),
+    )
+    assert issue is not None
+    placeholders = issue.translation_placeholders or {}
+    assert placeholders["mode"] == "Self-Consumption"
+    assert placeholders["reserve"] == "30"
+    # A time people read: local, to the minute, with its zone (not raw ISO).
+    assert placeholders["since"].endswith(("PDT", "PST"))
+    await assert_translated(hass, issue)
+    assert command_attribute(hass, "restore_waits_for") == "plan"
+    await advance(hass, freezer, 30 * MINUTE)
+    # Refused once, then no retry loop against the plan.
+    assert caplog.text.count("no longer permits battery control") == 1
+
+    simulator.sim.set_plan("megawatt")
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await settle(hass)
+    await advance(hass, freezer, 3 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"

@@ -249,6 +249,7 @@ async def test_device_target(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
     identifier: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     device = device_registry.async_get_device_by_identifier(
         (DOMAIN, identifier), init_integration.entry_id
@@ -257,6 +258,8 @@ async def test_device_target(
     response = await call(hass, "hold_reserve", device_id=device.id, target_reserve=70)
     assert response["system_id"] == BATTERY_SYSTEM
     assert requested(simulator) == ("self_consumption", 70)
+    # The device's entry is read through the current API, not the deprecated one.
+    assert "config_entries" not in caplog.text
 
 
 async def test_entry_target(
@@ -381,6 +384,8 @@ async def test_unknown_device(
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "cancel_command", device_id=device.id)
     assert err.value.translation_key == "device_not_found"
+    # A raw device id means nothing to the user: the message does not show it.
+    assert not err.value.translation_placeholders
     await assert_translated(hass, err.value)
 
 
@@ -419,6 +424,11 @@ async def test_actions_are_described(
         assert texts[f"{prefix}.name"]
         assert texts[f"{prefix}.description"]
         assert set(description["fields"]) >= {"config_entry_id", "device_id", "system_id"}
+        # The device picker offers batteries only, not the "Enphase API" service device.
+        picker = description["fields"]["device_id"]["selector"]["device"]
+        assert picker["entity"] == [
+            {"integration": DOMAIN, "domain": ["sensor"], "device_class": ["battery"]}
+        ]
         for name, field in description["fields"].items():
             assert texts[f"{prefix}.fields.{name}.name"]
             assert texts[f"{prefix}.fields.{name}.description"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import hashlib
+from http import HTTPStatus
 import math
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypedDict
@@ -28,7 +29,7 @@ from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 class Plan(StrEnum):
@@ -125,6 +126,8 @@ class ApiBudget:
         self._block_period: str | None = None
         self._issue_open = False
         self._listeners: list[CALLBACK_TYPE] = []
+        self.writes = WriteBudget(hass, key_id, lambda: self._plan)
+        """The write cap, counted apart from the reads (see `WriteBudget`)."""
 
     @property
     def plan(self) -> Plan:
@@ -163,6 +166,7 @@ class ApiBudget:
         await self._load_task
 
     async def _async_load(self) -> None:
+        await self.writes.async_load()
         stored = await self._store.async_load()
         if stored is None:
             return
@@ -188,6 +192,7 @@ class ApiBudget:
         stricter than a calendar minute, so it holds whichever one Enphase uses.
         """
         now = dt_util.utcnow()
+        self.writes.check(endpoint, now)
         self._roll_over(now)
         limits = self.limits
         if (until := self._active_block(now)) is not None:
@@ -203,6 +208,7 @@ class ApiBudget:
             retry_at = window[len(window) - limits.per_minute] + _WINDOW
             raise self._refusal(PERIOD_MINUTE, retry_at, limits.per_minute)
         self._used += 1
+        self.writes.count(endpoint)
         window.append(now)
         if self._issue_open:
             self._issue_open = False
@@ -213,6 +219,7 @@ class ApiBudget:
     @callback
     def record(self, endpoint: str, status: int) -> None:
         """Count an answer per endpoint and status, for diagnostics."""
+        self.writes.record(endpoint, status)
         self._roll_over(dt_util.utcnow())
         counts = self._responses.setdefault(endpoint, {})
         counts[str(status)] = counts.get(str(status), 0) + 1
@@ -220,7 +227,12 @@ class ApiBudget:
 
     @callback
     def rate_limited(self, error: EnphaseRateLimited) -> None:
-        """Block every call until `error.retry_at`; a month period also raises a repair issue."""
+        """Block every call until `error.retry_at`; a month period also raises a repair issue.
+
+        A write's 429 blocks that write endpoint only, never the reads.
+        """
+        if self.writes.take_rate_limit(error):
+            return
         self._roll_over(dt_util.utcnow())
         if self._blocked_until is None or error.retry_at > self._blocked_until:
             self._blocked_until = error.retry_at
@@ -278,6 +290,7 @@ class ApiBudget:
             "blocked_until": blocked.isoformat() if blocked else None,
             "block_period": self._block_period if blocked else None,
             "responses": {endpoint: dict(counts) for endpoint, counts in self._responses.items()},
+            "writes": self.writes.as_diagnostics(),
         }
 
     def _roll_over(self, now: datetime) -> None:
@@ -364,6 +377,150 @@ class ApiBudget:
             "recent": [moment.timestamp() for moment in self._recent],
             "blocked_until": self._blocked_until.isoformat() if self._blocked_until else None,
             "block_period": self._block_period,
+        }
+
+
+# ---------------------------------------------------------------------- write cap
+# Battery commands (issue 13). Kept apart from the read budget above: Partner
+# caps each write endpoint at 200 calls a month on top of the key's quota, and a
+# write refused by that cap must never hold back polling.
+
+WRITE_CAPS: Final[Mapping[Plan, int | None]] = MappingProxyType(
+    {Plan.WATT: None, Plan.KILOWATT: None, Plan.MEGAWATT: None, Plan.PARTNER: 200}
+)
+"""Calls a month per write endpoint (PUT/POST/DELETE); None: only the key's quota applies."""
+WRITE_SUFFIX: Final = "/put"
+
+
+def is_write_endpoint(endpoint: str) -> bool:
+    """Return whether a client endpoint name is a write (see `api.const.Endpoint`)."""
+    return endpoint.endswith(WRITE_SUFFIX)
+
+
+class _StoredWrites(TypedDict):
+    month: str
+    used: dict[str, int]
+    blocked: dict[str, str]
+
+
+class WriteBudget:
+    """Writes per write endpoint this UTC month, against the plan's write cap.
+
+    `ApiBudget` calls it from `acquire` (check, then count), `record` and
+    `rate_limited`; a 429 answering a write blocks that endpoint until the
+    period ends and leaves the reads alone.
+    """
+
+    def __init__(self, hass: HomeAssistant, key_id: str, plan: Callable[[], Plan]) -> None:
+        """Initialize an empty count; `async_load` restores the stored month."""
+        self._plan = plan
+        self._store: Store[_StoredWrites] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.write_budget.{key_id}"
+        )
+        self._month = _month_key(dt_util.utcnow())
+        self._used: dict[str, int] = {}
+        self._blocked: dict[str, datetime] = {}
+        self._rate_limited: deque[str] = deque()
+
+    @property
+    def cap(self) -> int | None:
+        """Return the plan's calls a month per write endpoint (None: no separate cap)."""
+        return WRITE_CAPS[self._plan()]
+
+    async def async_load(self) -> None:
+        """Restore this month's counts and blocks."""
+        stored = await self._store.async_load()
+        if stored is None or stored["month"] != _month_key(dt_util.utcnow()):
+            return
+        self._used = dict(stored["used"])
+        for endpoint, until in stored["blocked"].items():
+            if (parsed := dt_util.parse_datetime(until)) is not None:
+                self._blocked[endpoint] = parsed
+
+    def remaining(self, endpoint: str) -> int | None:
+        """Return the writes left to `endpoint` this month (None: not capped, not blocked)."""
+        now = dt_util.utcnow()
+        self._roll_over(now)
+        if (until := self._blocked.get(endpoint)) is not None and until > now:
+            return 0
+        if (cap := self.cap) is None:
+            return None
+        return max(0, cap - self._used.get(endpoint, 0))
+
+    def check(self, endpoint: str, now: datetime) -> None:
+        """Raise `EnphaseRateLimited` when a write to `endpoint` would exceed the cap."""
+        if not is_write_endpoint(endpoint):
+            return
+        self._roll_over(now)
+        until = self._blocked.get(endpoint)
+        if until is not None and until > now:
+            raise self._refusal(endpoint, until)
+        cap = self.cap
+        if cap is not None and self._used.get(endpoint, 0) >= cap:
+            raise self._refusal(endpoint, _month_end(now))
+
+    def count(self, endpoint: str) -> None:
+        """Count one write sent to `endpoint` (after the key's quota accepted it)."""
+        if is_write_endpoint(endpoint):
+            self._used[endpoint] = self._used.get(endpoint, 0) + 1
+            self._save()
+
+    @callback
+    def record(self, endpoint: str, status: int) -> None:
+        """Note a write answered 429, so the `rate_limited` that follows blocks only it."""
+        if is_write_endpoint(endpoint) and status == HTTPStatus.TOO_MANY_REQUESTS:
+            self._rate_limited.append(endpoint)
+
+    @callback
+    def take_rate_limit(self, error: EnphaseRateLimited) -> bool:
+        """Block the write endpoint whose 429 this is; False when it answered a read."""
+        if not self._rate_limited:
+            return False
+        endpoint = self._rate_limited.popleft()
+        self._blocked[endpoint] = max(error.retry_at, self._blocked.get(endpoint, error.retry_at))
+        LOGGER.warning(
+            "Enphase refused a write to %s (limit per %s); writes to it wait until %s, "
+            "polling goes on",
+            endpoint,
+            error.period,
+            self._blocked[endpoint].isoformat(),
+        )
+        self._save()
+        return True
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Return the month's writes per endpoint, the cap and any block."""
+        self._roll_over(dt_util.utcnow())
+        return {
+            "cap_per_endpoint": self.cap,
+            "used": dict(self._used),
+            "blocked_until": {e: until.isoformat() for e, until in self._blocked.items()},
+        }
+
+    def _roll_over(self, now: datetime) -> None:
+        if (month := _month_key(now)) != self._month:
+            self._month = month
+            self._used = {}
+            self._blocked = {e: until for e, until in self._blocked.items() if until > now}
+            self._save()
+
+    def _refusal(self, endpoint: str, retry_at: datetime) -> EnphaseRateLimited:
+        return EnphaseRateLimited(
+            f"Monthly write cap of the Enphase {self._plan().value} plan reached for "
+            f"{endpoint}; next write at {retry_at.isoformat()}",
+            period=PERIOD_MONTH,
+            retry_at=retry_at,
+            limit=self.cap,
+        )
+
+    def _save(self) -> None:
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    def _data_to_save(self) -> _StoredWrites:
+        return {
+            "month": self._month,
+            "used": dict(self._used),
+            "blocked": {e: until.isoformat() for e, until in self._blocked.items()},
         }
 
 

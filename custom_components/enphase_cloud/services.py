@@ -77,20 +77,14 @@ def _target(call: ServiceCall) -> tuple[EnphaseCloudConfigEntry, SystemSnapshot]
     if (device_id := call.data.get(ATTR_DEVICE_ID)) is not None:
         device = dr.async_get(hass).async_get(device_id)
         ids = [value for domain, value in device.identifiers if domain == DOMAIN] if device else []
+        # The error never names the device id: a raw id means nothing to the user.
         if device is None or not ids or not ids[0].removesuffix("_battery").isdigit():
-            raise _error(key="device_not_found", device_id=device_id)
+            raise _error(key="device_not_found")
         system_id = int(ids[0].removesuffix("_battery"))
-        entry_id = next(
-            (
-                candidate
-                for candidate in device.config_entries
-                if (found := hass.config_entries.async_get_entry(candidate)) is not None
-                and found.domain == DOMAIN
-            ),
-            None,
-        )
-        if entry_id is None:
-            raise _error(key="device_not_found", device_id=device_id)
+        found = hass.config_entries.async_get_entry(device.config_entry_id)
+        if found is None or found.domain != DOMAIN:
+            raise _error(key="device_not_found")
+        entry_id = found.entry_id
     entry: EnphaseCloudConfigEntry = service.async_get_config_entry(hass, DOMAIN, entry_id)
     systems = entry.runtime_data.coordinator.data.systems
     if system_id is None:
@@ -137,6 +131,7 @@ async def _async_start(call: ServiceCall, kind: CommandKind) -> ServiceResponse:
             duration=call.data[ATTR_DURATION],
             shutdown_level=settings.shutdown_level if settings else None,
             export_requested=export,
+            grid_event_active=snapshot.grid_services_event_active,
         )
     except CommandValidationError as err:
         raise _error(key=err.code, **err.placeholders) from err

@@ -59,7 +59,7 @@ class EnphasePlanError(EnphaseError):
     def __init__(self, endpoint: str, message: str | None = None) -> None:
         """Initialize the error."""
         super().__init__(
-            message or f"The endpoint {endpoint!r} is not included in the application's API plan"
+            message or f"The endpoint '{endpoint}' is not included in the application's API plan"
         )
         self.endpoint = endpoint
 
