@@ -37,6 +37,7 @@ logger:
   logs:
     custom_components.enphase_cloud: debug
 """
+_OLD_HTTP_BLOCK = "http:\n  server_host: 127.0.0.1\n"
 
 
 def write(config: Path, port: int) -> None:
@@ -48,6 +49,10 @@ def write(config: Path, port: int) -> None:
     yaml = config / "configuration.yaml"
     if not yaml.exists():
         yaml.write_text(CONFIGURATION, encoding="utf-8")
+    else:
+        # Earlier versions of script/develop wrote the address as YAML: move it to storage.
+        text = yaml.read_text(encoding="utf-8")
+        yaml.write_text(text.replace(_OLD_HTTP_BLOCK, ""), encoding="utf-8")
     storage = config / ".storage"
     storage.mkdir(exist_ok=True)
     stable = HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": port})

@@ -47,6 +47,8 @@ async def _assert_translated(hass: HomeAssistant, result: Mapping[str, Any]) -> 
     for error in (result.get("errors") or {}).values():
         assert f"{prefix}.error.{error}" in strings, error
     if result["type"] is FlowResultType.ABORT:
+        # The frontend shows the text of the result's translation domain: ours.
+        assert result.get("translation_domain") in {None, DOMAIN}, result["reason"]
         assert f"{prefix}.abort.{result['reason']}" in strings, result["reason"]
         text = strings[f"{prefix}.abort.{result['reason']}"]
         # Every placeholder the text uses is given; none is left raw.

@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
     ConfigFlowResult,
+    FlowType,
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_API_KEY, CONF_TOKEN
@@ -121,6 +122,29 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         """Return the logger the OAuth helper writes to."""
         return LOGGER
 
+    @callback
+    @override
+    def async_abort(
+        self,
+        *,
+        reason: str,
+        description_placeholders: Mapping[str, str] | None = None,
+        translation_domain: str | None = None,
+        next_flow: tuple[FlowType, str] | None = None,
+    ) -> ConfigFlowResult:
+        """Abort with the integration's own text, also for the OAuth helper's shared reasons.
+
+        Home Assistant's OAuth helper points its reasons (a rejected client secret, a
+        denied consent…) at its generic texts, which say nothing about where to fix
+        them; ours do (translations/en.json, `config.abort`).
+        """
+        return super().async_abort(
+            reason=reason,
+            description_placeholders=description_placeholders,
+            translation_domain=translation_domain or DOMAIN,
+            next_flow=next_flow,
+        )
+
     @override
     async def async_step_auth(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the API key once the credentials are chosen, before the Enphase login."""
@@ -204,6 +228,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 entry,
                 data_updates={CONF_TOKEN: data[CONF_TOKEN], CONF_API_KEY: self._api_key},
                 options={**entry.options, CONF_PLAN: self._plan},
+                # Named, so that our text ends it, not Home Assistant's generic one.
+                reason="reauth_successful",
             )
         return self.async_create_entry(
             title=_title(systems),
@@ -286,6 +312,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                     entry,
                     data_updates={CONF_API_KEY: api_key},
                     options={**entry.options, CONF_PLAN: user_input[CONF_PLAN]},
+                    reason="reconfigure_successful",
                 )
             errors["base"] = error
         return self.async_show_form(
