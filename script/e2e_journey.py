@@ -54,6 +54,8 @@ CHROMIUM_ARGS = [
 OWNER = {"name": "Homeowner", "username": "owner", "password": "e2e-Passw0rd-long"}
 CLIENT_ID, CLIENT_SECRET, API_KEY = "demo-client", "demo-secret", "demo-key"
 UI_BOUND_S = 2.0
+# An action that writes to Enphase waits for Enphase's answer before the UI can show it.
+ACTION_BOUND_S = 4.0
 FIRST_LOAD_BOUND_S = 6.0
 BATTERY_SYSTEM = 1001
 
@@ -407,18 +409,18 @@ async def actions(j: Journey) -> None:
             "action: enphase_cloud.hold_reserve\ndata:\n  system_id: 1002\n  target_reserve: 80\n",
         )
         await j.expect_text("has no IQ Battery")
-    async with j.step("action-pending", UI_BOUND_S, allow_iso=True):
+    async with j.step("action-pending", ACTION_BOUND_S, allow_iso=True):
         await run_action(
             j,
             "action: enphase_cloud.hold_reserve\ndata:\n  system_id: 1001\n  target_reserve: 80\n",
         )
-        await j.wait_for("the command pending", lambda: _is(j, "pending"), UI_BOUND_S)
+        await j.wait_for("the command pending", lambda: _is(j, "pending"), ACTION_BOUND_S)
     # The simulator applies settings after a few seconds (--apply-delay).
     await j.wait_for("the command active", lambda: _is(j, "active"), 90)
-    async with j.step("action-cancel", UI_BOUND_S, allow_iso=True):
+    async with j.step("action-cancel", ACTION_BOUND_S, allow_iso=True):
         await run_action(j, "action: enphase_cloud.cancel_command\ndata:\n  system_id: 1001\n")
         await j.wait_for(
-            "the command ended", lambda: _is(j, "idle", "restoring", "restored"), UI_BOUND_S
+            "the command ended", lambda: _is(j, "idle", "restoring", "restored"), ACTION_BOUND_S
         )
     await j.wait_for("the settings restored", lambda: _restored(j), 90)
     async with j.step("command-restored", 10):
@@ -526,7 +528,13 @@ async def consent(j: Journey, *, approve: bool, button: str = "Submit") -> None:
     j.index += 1
     await popup.screenshot(path=str(shot))
     await popup.get_by_role("button", name="Approve" if approve else "Deny").click()
-    await popup.wait_for_event("close", timeout=10000)
+    # Home Assistant's callback page closes the window (maybe before we listen).
+    deadline = time.monotonic() + 10
+    while not popup.is_closed():
+        if time.monotonic() > deadline:
+            msg = "the Enphase window did not close after the decision"
+            raise JourneyError(msg)
+        await asyncio.sleep(0.1)
 
 
 async def close_dialog(j: Journey) -> None:
