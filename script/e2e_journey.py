@@ -447,9 +447,7 @@ async def reauth(j: Journey) -> None:
     page = j.page
     http_json(f"{j.sim_url}/_sim/revoke", {})
     entries = await j.ws({"type": "config_entries/get", "domain": "enphase_cloud"})
-    await j.ws(
-        {"type": "config_entries/reload", "entry_id": entries[0]["entry_id"]}
-    ) if False else None
+    # The entry notices at its next call to Enphase; reloading makes that call now.
     await page.evaluate(
         "(id) => document.querySelector('home-assistant').hass.callApi('POST', `config/config_entries/entry/${id}/reload`)",
         entries[0]["entry_id"],
@@ -542,15 +540,6 @@ async def consent(j: Journey, *, approve: bool, button: str = "Submit") -> None:
 async def close_dialog(j: Journey) -> None:
     """Close the flow dialog."""
     await j.page.get_by_role("button", name="Close").first.click()
-
-
-async def dump_inputs(page: Page) -> None:
-    """Print the inputs and buttons of the page (development aid)."""
-    for el in await page.locator("input, textarea").all():
-        print("input", await el.get_attribute("name"), await el.get_attribute("type"))
-    for el in await page.get_by_role("button").all():
-        with contextlib.suppress(Exception):
-            print("button", (await el.inner_text(timeout=200)).strip()[:40])
 
 
 def main_sync(args: argparse.Namespace) -> int:
