@@ -238,7 +238,7 @@ async def onboarding(j: Journey) -> None:
     await page.locator("input[name=password_confirm]").fill(OWNER["password"])
     await page.get_by_role("button", name="Create account").click()
     # Location, country, analytics: keep the defaults.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while "/onboarding" in page.url and time.monotonic() < deadline:
         for label in ("Next", "Finish"):
             button = page.get_by_role("button", name=label, exact=True)
@@ -567,6 +567,10 @@ def main_sync(args: argparse.Namespace) -> int:
         )  # fmt: skip
         try:
             asyncio.run(wait_http(f"{ha_url}/manifest.json", 120))
+            # Onboarding waits for the end of the start-up (first starts install packages).
+            asyncio.run(
+                wait_log(config / "home-assistant.log", "Home Assistant initialized in", 180)
+            )
             print(f"Home Assistant up after {time.monotonic() - began:.1f} s", flush=True)
             asyncio.run(run(args, shots, ha_url, sim_url, config / "home-assistant.log"))
         finally:
@@ -579,6 +583,16 @@ def main_sync(args: argparse.Namespace) -> int:
                     proc.kill()
     print(f"e2e: passed in {time.monotonic() - began:.0f} s; screenshots in {shots}")
     return 0
+
+
+async def wait_log(log: Path, needle: str, timeout_s: float) -> None:
+    """Wait until Home Assistant's log holds `needle`."""
+    deadline = time.monotonic() + timeout_s
+    while not (log.exists() and needle in log.read_text(encoding="utf-8", errors="replace")):  # noqa: ASYNC240 - a small local file, polled
+        if time.monotonic() > deadline:
+            msg = f"Home Assistant did not finish starting within {timeout_s} s"
+            raise JourneyError(msg)
+        await asyncio.sleep(0.5)
 
 
 async def wait_http(url: str, timeout_s: float) -> None:
