@@ -10,7 +10,7 @@ from pathlib import Path
 import re
 import time
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
@@ -30,6 +30,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.enphase_cloud import config_flow
+from custom_components.enphase_cloud.api import System
+from custom_components.enphase_cloud.config_flow import _title
 from custom_components.enphase_cloud.const import BASE_URL_ENV, CONF_HISTORY_DAYS, CONF_PLAN, DOMAIN
 
 from .conftest import API_KEY, BATTERY_SYSTEM, SimHarness
@@ -45,9 +47,21 @@ async def _assert_translated(hass: HomeAssistant, result: Mapping[str, Any]) -> 
     for error in (result.get("errors") or {}).values():
         assert f"{prefix}.error.{error}" in strings, error
     if result["type"] is FlowResultType.ABORT:
+        # The frontend shows the text of the result's translation domain: ours.
+        assert result.get("translation_domain") in {None, DOMAIN}, result["reason"]
         assert f"{prefix}.abort.{result['reason']}" in strings, result["reason"]
+        text = strings[f"{prefix}.abort.{result['reason']}"]
+        # Every placeholder the text uses is given; none is left raw.
+        for name in re.findall(r"\{(\w+)\}", text):
+            assert name in (result.get("description_placeholders") or {}), name
     if result["type"] is FlowResultType.FORM:
         assert f"{prefix}.step.{result['step_id']}.title" in strings, result["step_id"]
+
+
+async def _abort_text(hass: HomeAssistant, reason: str) -> str:
+    """Return the English text of an abort reason."""
+    strings = await translation.async_get_translations(hass, "en", "config", [DOMAIN])
+    return strings[f"component.{DOMAIN}.config.abort.{reason}"]
 
 
 async def _deliver(hass_client_no_auth: ClientSessionGenerator, location: str) -> None:
@@ -94,7 +108,7 @@ async def test_full_flow(
     with patch("custom_components.enphase_cloud.async_setup_entry", return_value=True):
         result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Casa Solar (+1)"
+    assert result["title"] == "Casa Solar and Texas Ranch"
     assert result["data"][CONF_API_KEY] == API_KEY
     assert result["data"]["token"]["refresh_token"]
     assert result["options"] == {CONF_PLAN: "megawatt", CONF_HISTORY_DAYS: 30}
@@ -128,7 +142,8 @@ async def test_bad_api_key_then_fixed(
     await _login(hass_client_no_auth, result["url"])
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "api_key"
+    # Shown again after the login: its text no longer announces the login.
+    assert result["step_id"] == "api_key_again"
     assert result["errors"] == {"base": error}
     await _assert_translated(hass, result)
     # The login is kept: only the key is asked again, as often as needed.
@@ -238,6 +253,10 @@ async def test_access_denied_at_enphase(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "user_rejected_authorize"
     await _assert_translated(hass, result)
+    # Our own words, not Enphase's error code: what happened and what to do.
+    text = await _abort_text(hass, "user_rejected_authorize")
+    assert "access_denied" not in text
+    assert "Approve" in text
 
 
 @pytest.mark.parametrize(
@@ -264,6 +283,9 @@ async def test_token_exchange_fails(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
     await _assert_translated(hass, result)
+    if reason == "oauth_unauthorized":
+        # Where to correct a wrong client secret, in the words of the menus.
+        assert "Application credentials" in await _abort_text(hass, reason)
     # Home Assistant logs the token error at ERROR level: it must not carry the grant.
     logged = [
         record.getMessage()
@@ -411,7 +433,7 @@ async def test_reauth_corrects_the_api_key(
     await _login(hass_client_no_auth, result["url"])
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "api_key"
+    assert result["step_id"] == "api_key_again"
     assert result["errors"] == {"base": "api_key_mismatch"}
     freezer.tick(timedelta(minutes=1))
     result = await hass.config_entries.flow.async_configure(
@@ -530,6 +552,22 @@ async def test_options(
     assert init_integration.options == {CONF_PLAN: "megawatt", CONF_HISTORY_DAYS: 90}
     await hass.async_block_till_done()
     assert init_integration.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize(
+    ("names", "title"),
+    [
+        (["Casa Solar"], "Casa Solar"),
+        (["Texas Ranch", "Casa Solar"], "Casa Solar and Texas Ranch"),
+        (["C", "A", "B"], "Enphase (3 systems)"),
+    ],
+)
+def test_entry_title_names_the_systems(names: list[str], title: str) -> None:
+    """The title is what the homeowner named the systems, never the account's e-mail."""
+    systems = [MagicMock(spec=System) for _ in names]
+    for system, name in zip(systems, names, strict=True):
+        system.name = name
+    assert _title(systems) == title
 
 
 def test_every_flow_message_has_text() -> None:

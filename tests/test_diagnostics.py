@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -12,6 +13,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
+
+from custom_components.enphase_cloud.const import DOMAIN
 
 from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
 
@@ -69,3 +72,27 @@ async def test_diagnostics_reveal_nothing_personal(
     assert len(secrets) > 20
     leaked = [secret for secret in secrets if secret in text]
     assert leaked == []
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_diagnostics_show_the_running_battery_command(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """A command in progress is part of what helps to debug the battery."""
+    await hass.services.async_call(
+        DOMAIN,
+        "hold_reserve",
+        {"system_id": BATTERY_SYSTEM, "target_reserve": 80},
+        blocking=True,
+        return_response=True,
+    )
+    result = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    command = result["battery_commands"][str(BATTERY_SYSTEM)]
+    assert command["command_state"] == "pending"
+    assert command["kind"] == "hold_reserve"
+    assert command["target_reserve"] == 80
+    # Times are ISO text, never a Python type's repr.
+    assert isinstance(command["ends_at"], str)
+    assert "__type" not in json.dumps(result)

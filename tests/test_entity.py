@@ -30,6 +30,7 @@ from custom_components.enphase_cloud.api import (
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator
 from custom_components.enphase_cloud.entity import translate_errors
+from custom_components.enphase_cloud.human_time import local_time_text
 
 from .conftest import PLAIN_SYSTEM, SimHarness
 
@@ -78,7 +79,9 @@ async def test_translate_errors(
 
     if key == "rate_limited":
         # Shown in the user's time zone, which the test's Home Assistant sets.
-        placeholders = {"retry_at": dt_util.as_local(RETRY_AT).isoformat()}
+        placeholders = {"retry_at": local_time_text(RETRY_AT)}
+        # A person reads it: no raw ISO time.
+        assert "T" not in placeholders["retry_at"]
     with pytest.raises(HomeAssistantError) as caught:
         await action()
     assert caught.value.translation_domain == DOMAIN

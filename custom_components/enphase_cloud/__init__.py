@@ -16,6 +16,7 @@ from .command_runner import BatteryCommander, async_delete_issues, async_restore
 from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN, base_url
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, EnphaseCloudData
+from .energy_setup import async_track_offer
 from .health import async_remove_health
 from .services import async_setup_services
 
@@ -79,6 +80,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry)
         client=client, coordinator=coordinator, budget=budget, commands=commands
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(async_track_offer(hass, entry))
     return True
 
 

@@ -10,6 +10,7 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
     ConfigFlowResult,
+    FlowType,
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_API_KEY, CONF_TOKEN
@@ -91,9 +92,15 @@ async def _async_validate(client: EnphaseClient) -> tuple[list[System], str | No
 
 
 def _title(systems: list[System]) -> str:
-    """Name the entry after the account's first system (the token carries no e-mail)."""
-    first = systems[0].name
-    return first if len(systems) == 1 else f"{first} (+{len(systems) - 1})"
+    """Name the entry after the account's systems, as the homeowner named them in Enlighten.
+
+    The account's e-mail would be recognisable too, but it is personal data that
+    diagnostics and screenshots must not carry; the token has none anyway.
+    """
+    names = sorted(system.name for system in systems)
+    if len(names) <= 2:  # noqa: PLR2004 - two names still read as a title
+        return " and ".join(names)
+    return f"Enphase ({len(names)} systems)"
 
 
 class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, domain=DOMAIN):
@@ -114,6 +121,29 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
     def logger(self) -> logging.Logger:
         """Return the logger the OAuth helper writes to."""
         return LOGGER
+
+    @callback
+    @override
+    def async_abort(
+        self,
+        *,
+        reason: str,
+        description_placeholders: Mapping[str, str] | None = None,
+        translation_domain: str | None = None,
+        next_flow: tuple[FlowType, str] | None = None,
+    ) -> ConfigFlowResult:
+        """Abort with the integration's own text, also for the OAuth helper's shared reasons.
+
+        Home Assistant's OAuth helper points its reasons (a rejected client secret, a
+        denied consent…) at its generic texts, which say nothing about where to fix
+        them; ours do (translations/en.json, `config.abort`).
+        """
+        return super().async_abort(
+            reason=reason,
+            description_placeholders=description_placeholders,
+            translation_domain=translation_domain or DOMAIN,
+            next_flow=next_flow,
+        )
 
     @override
     async def async_step_auth(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -138,11 +168,18 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 return result
             errors = {"base": result}
         return self.async_show_form(
-            step_id="api_key",
+            # After the login the form says so, instead of announcing the login again.
+            step_id="api_key" if self._oauth_data is None else "api_key_again",
             data_schema=_api_key_schema(self._api_key or "", self._plan),
             errors=errors,
             description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
         )
+
+    async def async_step_api_key_again(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Correct the API key after the Enphase login rejected it with the key given."""
+        return await self.async_step_api_key(user_input)
 
     @override
     async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
@@ -160,7 +197,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         if not isinstance(result, str):
             return result
         return self.async_show_form(
-            step_id="api_key",
+            step_id="api_key_again",
             data_schema=_api_key_schema(self._api_key or "", self._plan),
             errors={"base": result},
             description_placeholders={"developer_portal_url": DEVELOPER_PORTAL_URL},
@@ -191,6 +228,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 entry,
                 data_updates={CONF_TOKEN: data[CONF_TOKEN], CONF_API_KEY: self._api_key},
                 options={**entry.options, CONF_PLAN: self._plan},
+                # Named, so that our text ends it, not Home Assistant's generic one.
+                reason="reauth_successful",
             )
         return self.async_create_entry(
             title=_title(systems),
@@ -273,6 +312,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                     entry,
                     data_updates={CONF_API_KEY: api_key},
                     options={**entry.options, CONF_PLAN: user_input[CONF_PLAN]},
+                    reason="reconfigure_successful",
                 )
             errors["base"] = error
         return self.async_show_form(

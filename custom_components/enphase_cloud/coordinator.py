@@ -39,6 +39,7 @@ from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
 from .health import HealthMonitor
+from .human_time import local_time_text
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -218,9 +219,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
                     translation_key="rate_limited",
-                    translation_placeholders={
-                        "retry_at": dt_util.as_local(err.retry_at).isoformat()
-                    },
+                    translation_placeholders={"retry_at": local_time_text(err.retry_at)},
                     retry_after=max(1.0, (err.retry_at - now).total_seconds()),
                 ) from err
             # Keep what we have; try again once the plan allows it.

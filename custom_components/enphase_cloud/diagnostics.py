@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date, time
+from enum import Enum
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -13,6 +15,8 @@ from .data import EnphaseCloudConfigEntry
 
 TO_REDACT = {
     CONF_API_KEY,
+    # Application credentials name it after the client id, which is half the app's secret pair.
+    "auth_implementation",
     CONF_TOKEN,
     "access_token",
     "refresh_token",
@@ -36,11 +40,16 @@ TO_REDACT = {
 
 
 def _plain(value: object) -> object:
-    """Turn tuples into lists: redaction walks only mappings and lists."""
+    """Turn tuples into lists (redaction walks only mappings and lists), dates into ISO text."""
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
+    if isinstance(value, date | time):
+        # A date would otherwise reach the JSON encoder, which falls back to its repr.
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
     return value
 
 
@@ -61,6 +70,14 @@ async def async_get_config_entry_diagnostics(
             "history": {"in_progress": snapshot.history_in_progress},
             "next_poll": snapshot.next_poll,
             "systems": [_plain(asdict(system)) for system in snapshot.systems.values()],
+            "battery_commands": {
+                str(system_id): _plain(
+                    {"command_state": data.commands.state(system_id)}
+                    | data.commands.attributes(system_id)
+                )
+                for system_id, system in snapshot.systems.items()
+                if system.has_battery
+            },
         },
         TO_REDACT,
     )

@@ -26,6 +26,7 @@ from .const import DOMAIN
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .devices import battery_device_info, system_device_info
+from .human_time import local_time_text
 
 
 class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
@@ -156,7 +157,7 @@ def translate_errors[**P, R](
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="rate_limited",
-                translation_placeholders={"retry_at": dt_util.as_local(err.retry_at).isoformat()},
+                translation_placeholders={"retry_at": local_time_text(err.retry_at)},
             ) from err
         except EnphaseAuthError as err:
             raise HomeAssistantError(
