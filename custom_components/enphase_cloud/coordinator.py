@@ -17,13 +17,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.core import callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .api import (
     BatterySettings,
-    EnphaseAuthError,
     EnphaseClient,
     EnphaseError,
     EnphasePlanError,
@@ -38,6 +36,7 @@ from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
+from .helpers import coordinator_error
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -70,6 +69,8 @@ BACKLOG_RETRY = timedelta(minutes=1)
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
 FIRST_POLL_DELAY = timedelta(seconds=30)
+# No refusal makes polls come back sooner than this, whatever `period_end` says.
+BACKOFF_FLOOR = timedelta(minutes=1)
 
 
 def next_aligned(after: datetime) -> datetime:
@@ -200,30 +201,15 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         retry_at: datetime | None = None
         try:
             await self._async_poll(now)
-        except EnphaseAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
         except EnphaseRateLimited as err:
             # A minute's limit only delays the rest of the first poll once the systems
             # are known: setup goes on and the entities fill in a minute later.
             if not self._first_poll_done and (err.period != PERIOD_MINUTE or not self._systems):
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="rate_limited",
-                    translation_placeholders={
-                        "retry_at": dt_util.as_local(err.retry_at).isoformat()
-                    },
-                    retry_after=max(1.0, (err.retry_at - now).total_seconds()),
-                ) from err
+                raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
             # Keep what we have; try again once the plan allows it.
             retry_at = err.retry_at
         except EnphaseError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
         self._first_poll_done = True
         return self._snapshot(now, retry_at)
 
@@ -233,7 +219,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
         if retry_at is not None:
-            next_poll = max(retry_at, now + timedelta(seconds=1))
+            next_poll = max(retry_at, now + BACKOFF_FLOOR)
         self.update_interval = max(next_poll - now, timedelta(seconds=1))
         cadence = self._cadence(now)
         return AccountSnapshot(
@@ -362,11 +348,27 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def _async_read_config(
         self, system_id: int, now: datetime, settings: BatterySettings | None = None
     ) -> None:
-        """Read the battery settings (unless given), storm guard and grid status."""
-        if settings is None:
-            settings = await self.client.async_get_battery_settings(system_id)
-        storm_guard = await self.client.async_get_storm_guard(system_id)
-        grid_status = await self.client.async_get_grid_status(system_id)
+        """Read the battery settings (unless given), storm guard and grid status.
+
+        A plan refusal (the plan was downgraded at Enphase while the options still
+        name a bigger one) ends control for the system, raises the plan issue (see
+        `command_runner`) and leaves monitoring untouched.
+        """
+        try:
+            if settings is None:
+                settings = await self.client.async_get_battery_settings(system_id)
+            storm_guard = await self.client.async_get_storm_guard(system_id)
+            grid_status = await self.client.async_get_grid_status(system_id)
+        except EnphasePlanError:
+            LOGGER.warning(
+                "The Enphase plan no longer permits battery control of system %s; "
+                "monitoring goes on",
+                system_id,
+            )
+            self._systems[system_id] = replace(
+                self._systems[system_id], control_permitted=False, control_denied_by_plan=True
+            )
+            return
         self._systems[system_id] = replace(
             self._systems[system_id],
             battery_settings=settings,
