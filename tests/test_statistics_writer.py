@@ -555,9 +555,13 @@ async def test_malformed_points_are_quarantined_alone(
     off_quarter = EnergyPoint(h(1) + timedelta(minutes=10), 5)
     naive = EnergyPoint(h(1).replace(tzinfo=None), 5)
     for _ in range(2):  # read twice (the settling window): logged and counted once
-        assert await importer.async_import_energy(
-            Stream.PRODUCTION, [*good, negative, off_quarter, naive, EnergyPoint(h(1) + 2 * Q, 7)]
-        ) == 2
+        assert (
+            await importer.async_import_energy(
+                Stream.PRODUCTION,
+                [*good, negative, off_quarter, naive, EnergyPoint(h(1) + 2 * Q, 7)],
+            )
+            == 2
+        )
     assert await stored(hass) == [(h(0), 10, 10), (h(1), 7, 17)]
     stat_id = statistic_id(SYSTEM_ID, Stream.PRODUCTION)
     soc_id = statistic_id(SYSTEM_ID, Stream.BATTERY_SOC)

@@ -31,8 +31,8 @@ from .api import (
     StormGuard,
     System,
 )
-from .api.errors import PERIOD_MINUTE
-from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
+from .api.errors import PERIOD_MINUTE, sane_retry_at
+from .budget import BACKOFF_FLOOR, PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
@@ -69,8 +69,6 @@ BACKLOG_RETRY = timedelta(minutes=1)
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
 FIRST_POLL_DELAY = timedelta(seconds=30)
-# No refusal makes polls come back sooner than this, whatever `period_end` says.
-BACKOFF_FLOOR = timedelta(minutes=1)
 
 
 def next_aligned(after: datetime) -> datetime:
@@ -136,6 +134,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_retry = False
         self._first_poll_done = False
         self._refresh_requested = False
+        self._importers: dict[int, StatisticsImporter] = {}
+        config_entry.async_on_unload(lambda: budget.forget_rounds(config_entry.entry_id))
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -145,6 +145,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
         importer = StatisticsImporter(self.hass, system.system_id, system.name)
+        self._importers[system.system_id] = importer
         sources = [PRODUCTION]
         if devices.has_consumption_meter:
             sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
@@ -186,7 +187,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         return fast, bulk
 
     def _cadence(self, now: datetime) -> Cadence:
-        fast, bulk = self._cadence_calls()
+        # Planned for the rounds of every entry on the API key: the quota is the key's.
+        fast, bulk = self.budget.round_calls(self.config_entry.entry_id, *self._cadence_calls())
         return plan_cadence(
             limits=PLAN_LIMITS[self.budget.plan],
             used_this_month=self.budget.used_this_month,
@@ -207,7 +209,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             if not self._first_poll_done and (err.period != PERIOD_MINUTE or not self._systems):
                 raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
             # Keep what we have; try again once the plan allows it.
-            retry_at = err.retry_at
+            retry_at = sane_retry_at(err, now)
         except EnphaseError as err:
             raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
         self._first_poll_done = True
@@ -246,20 +248,25 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def async_request_refresh(self) -> None:
         """Poll everything now at the user's request (`homeassistant.update_entity`).
 
-        Honoured only when the budget has room for the round: see `_manual_allowed`.
+        Honoured only as the next scheduled round pulled forward: see `_manual_allowed`.
         """
         self._refresh_requested = True
         await super().async_request_refresh()
 
-    def _manual_allowed(self) -> bool:
-        """Return whether a requested round's live reads fit this minute and the month.
+    def _manual_allowed(self, now: datetime, cadence: Cadence) -> bool:
+        """Return whether a requested round may run now, and spend only what the schedule would.
 
+        A requested round is the next scheduled round pulled forward (the one after
+        it keeps its time), so it is allowed only while that round is not already
+        pulled: a refresh asked for every minute gets the schedule's rounds, one
+        cadence early, never the month's reserve. It must also fit this minute and
+        the share of the month the cadence plans to use (the last 5 % are kept back).
         The live reads are the systems list, each system's summary (and latest
-        telemetry, see `_live_calls`), and the battery; energy streams that do not fit this minute
-        follow a minute later. A requested round never spends the reserve the
-        cadence keeps back (the last 5 % of the quota), so the scheduled polls
-        still see the month out.
+        telemetry, see `_live_calls`), and the battery; energy streams that do not
+        fit this minute follow a minute later.
         """
+        if self._next_bulk is not None and self._next_bulk - now > cadence.bulk:
+            return False
         calls = self._cadence_calls()[0] + 1 + sum(_live_calls(s) for s in self._systems.values())
         limits = PLAN_LIMITS[self.budget.plan]
         return (
@@ -270,19 +277,28 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def _async_poll(self, now: datetime) -> None:
         cadence = self._cadence(now)
         bulk_due = self._next_bulk is None or now >= self._next_bulk
-        if self._refresh_requested:
+        # Where the next rounds are counted from: now, or the rounds a request pulls forward.
+        bulk_from = fast_from = now
+        if self._refresh_requested and not bulk_due:
             self._refresh_requested = False
-            if self._manual_allowed():
+            if self._manual_allowed(now, cadence):
                 bulk_due = True
+                bulk_from = max(now, self._next_bulk or now)
+                fast_from = max(now, self._next_fast or now)
             else:
-                LOGGER.info("Refresh request skipped: the Enphase API budget has no room now")
+                LOGGER.info(
+                    "Refresh request skipped: the scheduled rounds' calls are spent; "
+                    "next round at %s",
+                    self._next_bulk,
+                )
+        self._refresh_requested = False
         fast_due = bulk_due or self._next_fast is None or now >= self._next_fast
         if bulk_due:
             await self._async_bulk(now)
-            self._next_bulk = next_aligned(now + cadence.bulk - REPORTING_LAG)
+            self._next_bulk = next_aligned(bulk_from + cadence.bulk - REPORTING_LAG)
         if fast_due:
             await self._async_fast(now)
-            self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+            self._next_fast = next_aligned(fast_from + cadence.fast - REPORTING_LAG)
         await self._async_history(now)
 
     async def _async_bulk(self, now: datetime) -> None:
@@ -463,6 +479,19 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_in_progress = behind
         self._history_retry = retry
 
+    def import_health(self) -> dict[str, int]:
+        """Return intervals quarantined and windows not imported, per statistic (diagnostics)."""
+        health: dict[str, int] = {}
+        for importer in self._importers.values():
+            for stat_id, count in importer.quarantined.items():
+                health[f"quarantined {stat_id}"] = count
+        for syncs in self._syncs.values():
+            for sync in syncs:
+                if sync.import_failures:
+                    key = f"import_failures {sync.source.key} {sync.system_id}"
+                    health[key] = sync.import_failures
+        return health
+
     def _minute_limited(self) -> bool:
         """Return whether only the minute's window (not a block or the month) stops calls."""
         budget = self.budget
@@ -472,4 +501,5 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         """Forget a system that left the account, and its devices."""
         self._systems.pop(system_id, None)
         self._syncs.pop(system_id, None)
+        self._importers.pop(system_id, None)
         async_remove_devices(self.hass, self.config_entry.entry_id, system_id)

@@ -29,6 +29,7 @@ from .api import (
     EnphaseRateLimited,
     EnphaseUnprocessable,
 )
+from .api.errors import sane_retry_at
 from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
@@ -40,22 +41,22 @@ def _retry_at(err: EnphaseRateLimited) -> str:
     return dt_util.as_local(err.retry_at).isoformat()
 
 
-def translated(err: EnphaseError, *, polling: bool = False) -> tuple[str, dict[str, str]]:
+def translated(err: EnphaseError, *, polling: bool = False) -> tuple[str, dict[str, str] | None]:
     """Return the translation key and placeholders telling the user about `err`.
 
     A poll and an action differ only where the user's next step differs: a poll
     failing to connect says why, an action says to try again.
     """
     if isinstance(err, EnphaseAuthError):
-        return "auth_failed", {}
+        return "auth_failed", None
     if isinstance(err, EnphasePlanError):
-        return "plan_not_permitted", {}
+        return "plan_not_permitted", None
     if isinstance(err, EnphaseRateLimited):
         return "rate_limited", {"retry_at": _retry_at(err)}
     if isinstance(err, EnphaseUnprocessable) and not polling:
         return "rejected", {"details": err.details or ""}
     if isinstance(err, EnphaseConnectionError) and not polling:
-        return "cannot_connect_action", {}
+        return "cannot_connect_action", None
     return "cannot_connect", {"error": str(err)}
 
 
@@ -69,7 +70,7 @@ def coordinator_error(err: EnphaseError, now: datetime, floor: float) -> Excepti
         return ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed")
     key, placeholders = translated(err, polling=True)
     retry_after = (
-        max(floor, (err.retry_at - now).total_seconds())
+        max(floor, (sane_retry_at(err, now) - now).total_seconds())
         if isinstance(err, EnphaseRateLimited)
         else None
     )

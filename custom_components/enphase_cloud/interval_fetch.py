@@ -129,7 +129,7 @@ class TelemetrySync:
         self._client = client
         self._importer = importer
         self.source = source
-        self._system_id = system_id
+        self.system_id = system_id
         self._horizon = horizon
         self._cursor: datetime | None = None
         self._loaded = False
@@ -180,7 +180,7 @@ class TelemetrySync:
             granularity = Granularity.DAY if now - start <= DAY else Granularity.WEEK
             window_end = start + (DAY if granularity is Granularity.DAY else WEEK)
             telemetry = await self.source.fetch(
-                self._client, self._system_id, start_at=start, granularity=granularity
+                self._client, self.system_id, start_at=start, granularity=granularity
             )
             result.calls += 1
             try:
@@ -191,7 +191,7 @@ class TelemetrySync:
                 LOGGER.warning(
                     "Importing %s of system %s failed (%s); retrying at the next poll",
                     self.source.key,
-                    self._system_id,
+                    self.system_id,
                     type(err).__name__,
                 )
                 result.caught_up = True
@@ -206,7 +206,7 @@ class TelemetrySync:
                 LOGGER.info(
                     "Imported %s history of system %s up to %s",
                     self.source.key,
-                    self._system_id,
+                    self.system_id,
                     self._cursor.date().isoformat(),
                 )
             # A window that ends before the data does is full: more may follow it.
