@@ -151,7 +151,7 @@ def parse_error_body(body: bytes | str | Mapping[str, Any] | None) -> Mapping[st
         return body
     try:
         data = json.loads(body)
-    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError
+    except ValueError, RecursionError:  # JSONDecodeError, UnicodeDecodeError, deep nesting
         return {}
     return data if isinstance(data, dict) else {}
 
