@@ -440,9 +440,7 @@ class StatisticsImporter:
             # Re-reads (the settling window) mostly bring what is stored: only changes
             # are written, and the batch's last hour, which carries the metadata (name).
             rows = [
-                row
-                for row in computed
-                if stored.get(row.start) != row or row.start == hours[-1][0]
+                row for row in computed if stored.get(row.start) != row or row.start == hours[-1][0]
             ]
             # One job, so the batch and the shifted later hours commit together.
             async_add_external_statistics(
