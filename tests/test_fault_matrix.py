@@ -200,6 +200,7 @@ async def test_8_manual_refresh_spends_only_the_schedule(
         )
         await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=1))
     spent = budget.used_this_month - used
+    # Measured: 18 calls against a pace of 15 (576 when every request polled at once).
     assert spent <= per_hour * hours + ONE_ROUND, (spent, per_hour)
 
 
@@ -252,7 +253,8 @@ async def test_10_two_entries_on_one_key_share_the_cadence(
     hours = 12
     await run_until(hass, freezer, dt_util.utcnow() + timedelta(hours=hours))
     spent = budget.used_this_month - used
-    assert spent <= per_hour * hours + ONE_ROUND, (spent, per_hour * hours)
+    # Measured: 20 calls against a pace of 30 (48 when each entry planned for itself).
+    assert spent <= per_hour * hours, (spent, per_hour * hours)
     # And both entries keep live data no older than the planned cadence allows.
     for coordinator in (first, neighbour.runtime_data.coordinator):
         assert coordinator.last_update_success
