@@ -21,7 +21,7 @@ from .errors import (
     ApiError,
     error_response,
 )
-from .faults import Fault
+from .faults import Fault, spoil_intervals
 from .keys import ENDPOINTS_KEY, GRANT_KEY, Endpoint, simulator
 from .quota import MINUTE, Rejection, period_bounds
 from .tokens import Grant
@@ -68,11 +68,12 @@ def unrouted(request: web.Request) -> web.Response | None:
 
 def fault_response(request: web.Request, fault: Fault, plan: Plan) -> web.Response:
     """Return the answer of an injected status fault."""
-    status = fault.status or 500
+    status = 429 if fault.kind == "skew" else fault.status or 500
     if status == 429:  # noqa: PLR2004
         now = simulator(request).now_ts()
         start, end = period_bounds(MINUTE, now)
-        rejection = Rejection(MINUTE, start, end, plan.per_minute)
+        shift = int(fault.delay or 0) if fault.kind == "skew" else 0
+        rejection = Rejection(MINUTE, start + shift, end + shift, plan.per_minute)
         return too_many(rejection, plan, with_period=simulator(request).quota_period_fields)
     if status == 401 and fault.details is None:  # noqa: PLR2004
         return error_response(401, TOKEN_INVALID)
@@ -81,6 +82,11 @@ def fault_response(request: web.Request, fault: Fault, plan: Plan) -> web.Respon
 
 def mangle(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:
     """Break a good answer's body the way the fault asks."""
+    if fault.kind == "interval":
+        good = response.body if isinstance(response, web.Response) else None
+        if response.status != 200 or not isinstance(good, bytes):  # noqa: PLR2004
+            return response
+        return web.json_response(spoil_intervals(json.loads(good), fault.details or "drop"))
     if fault.kind == "malformed":
         return web.Response(body=MALFORMED, status=200, content_type="application/json")
     body = response.body if isinstance(response, web.Response) else None
@@ -141,11 +147,13 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
         return admitted
     key, plan = admitted
     fault = sim.faults.take(path)
-    refused = fault is not None and fault.kind == "status" and fault.status in {401, 429}
+    refused = fault is not None and (
+        fault.kind == "skew" or (fault.kind == "status" and fault.status in {401, 429})
+    )
     if not refused:
         sim.quota.record(key, endpoint.name, now)
         sim.mark_dirty()
-    if fault is not None and fault.kind == "status":
+    if fault is not None and fault.kind in {"status", "skew"}:
         return fault_response(request, fault, plan)
     return await _run(request, handler, fault)
 
@@ -164,6 +172,6 @@ async def _run(request: web.Request, handler: Handler, fault: Fault | None) -> w
         response = await handler(request)
     except ApiError as err:
         response = err.response()
-    if fault is not None and fault.kind in {"malformed", "truncated"}:
+    if fault is not None and fault.kind in {"malformed", "truncated", "interval"}:
         return mangle(response, fault)
     return response

@@ -541,7 +541,7 @@ async def test_plan_downgrade_stops_the_retries_until_the_plan_permits(
     assert command_attribute(hass, "restore_waits_for") == "plan"
     await advance(hass, freezer, 30 * MINUTE)
     # Refused once, then no retry loop against the plan.
-    assert caplog.text.count("no longer permits battery control") == 1
+    assert caplog.text.count("restored once it does again") == 1
 
     simulator.sim.set_plan("megawatt")
     assert await hass.config_entries.async_reload(init_integration.entry_id)

@@ -1,4 +1,4 @@
-"""Tests for the base entity (availability, staleness) and the `translate_errors` decorator."""
+"""Tests for the base entity (availability, staleness)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,12 @@ from pathlib import Path
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import translation
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.enphase_cloud.api import (
-    EnphaseApiKeyError,
-    EnphaseAuthError,
-    EnphaseConnectionError,
-    EnphaseError,
-    EnphaseNotFound,
-    EnphasePlanError,
-    EnphaseRateLimited,
-    EnphaseResponseError,
-    EnphaseServerError,
-    EnphaseUnprocessable,
-)
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator
-from custom_components.enphase_cloud.entity import translate_errors
-from custom_components.enphase_cloud.human_time import local_time_text
 
 from .conftest import PLAIN_SYSTEM, SimHarness
 
@@ -45,71 +29,6 @@ CASA_SOC = "sensor.casa_solar_battery_state_of_charge"
 RANCH_POWER = "sensor.texas_ranch_solar_power"
 RANCH_STATUS = "sensor.texas_ranch_status"
 RANCH_LAST_REPORT = "sensor.texas_ranch_last_report"
-
-
-@pytest.mark.parametrize(
-    ("error", "key", "placeholders"),
-    [
-        (EnphasePlanError("battery_settings"), "plan_not_permitted", None),
-        (EnphaseRateLimited(period="minute", retry_at=RETRY_AT), "rate_limited", None),
-        (EnphaseAuthError("Invalid token"), "auth_failed", None),
-        (EnphaseApiKeyError(mismatch=True), "auth_failed", None),
-        (
-            EnphaseUnprocessable(details="Reserve must be between 10 and 100"),
-            "rejected",
-            {"details": "Reserve must be between 10 and 100"},
-        ),
-        (EnphaseUnprocessable(), "rejected", {"details": ""}),
-        (EnphaseConnectionError("Timeout"), "cannot_connect_action", None),
-        (
-            EnphaseServerError(status=503),
-            "cannot_connect",
-            {"error": "Enphase server error (HTTP 503)"},
-        ),
-        (EnphaseNotFound("gone"), "cannot_connect", {"error": "gone"}),
-        (EnphaseResponseError("bad JSON"), "cannot_connect", {"error": "bad JSON"}),
-    ],
-)
-async def test_translate_errors(
-    hass: HomeAssistant, error: EnphaseError, key: str, placeholders: dict[str, str] | None
-) -> None:
-    @translate_errors
-    async def action() -> None:
-        raise error
-
-    if key == "rate_limited":
-        # Shown in the user's time zone, which the test's Home Assistant sets.
-        placeholders = {"retry_at": local_time_text(RETRY_AT)}
-        # A person reads it: no raw ISO time.
-        assert "T" not in placeholders["retry_at"]
-    with pytest.raises(HomeAssistantError) as caught:
-        await action()
-    assert caught.value.translation_domain == DOMAIN
-    assert caught.value.translation_key == key
-    assert caught.value.translation_placeholders == placeholders
-    assert caught.value.__cause__ is error
-    # The key has English text, and every placeholder it names is filled in.
-    loaded = await translation.async_get_translations(hass, "en", "exceptions", {DOMAIN})
-    template = loaded[f"component.{DOMAIN}.exceptions.{key}.message"]
-    assert template == EXCEPTIONS[key]["message"]
-    message = template.format(**(placeholders or {}))
-    assert message
-    assert "{" not in message
-
-
-async def test_translate_errors_passes_results_and_other_errors() -> None:
-    @translate_errors
-    async def double(value: int) -> int:
-        return 2 * value
-
-    @translate_errors
-    async def broken() -> None:
-        msg = "not a client error"
-        raise ValueError(msg)
-
-    assert await double(21) == 42
-    with pytest.raises(ValueError, match="not a client error"):
-        await broken()
 
 
 @pytest.fixture

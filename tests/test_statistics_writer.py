@@ -547,27 +547,33 @@ async def test_resume_point(hass: HomeAssistant, importer: StatisticsImporter) -
     assert await StatisticsImporter(hass, 2, NAME).async_resume_point(Stream.PRODUCTION) is None
 
 
-async def test_malformed_batches_write_nothing(
-    hass: HomeAssistant, importer: StatisticsImporter
+async def test_malformed_points_are_quarantined_alone(
+    hass: HomeAssistant, importer: StatisticsImporter, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = hour_points(0, [1, 2, 3, 4])
-    with pytest.raises(ValueError, match="Wh"):
-        await importer.async_import_energy(Stream.PRODUCTION, [*good, EnergyPoint(h(1) + Q, -5)])
-    with pytest.raises(ValueError, match="quarter hour"):
-        await importer.async_import_energy(
-            Stream.PRODUCTION, [*good, EnergyPoint(h(1) + timedelta(minutes=10), 5)]
+    negative = EnergyPoint(h(1) + Q, -5)
+    off_quarter = EnergyPoint(h(1) + timedelta(minutes=10), 5)
+    naive = EnergyPoint(h(1).replace(tzinfo=None), 5)
+    for _ in range(2):  # read twice (the settling window): logged and counted once
+        assert (
+            await importer.async_import_energy(
+                Stream.PRODUCTION,
+                [*good, negative, off_quarter, naive, EnergyPoint(h(1) + 2 * Q, 7)],
+            )
+            == 2
         )
-    with pytest.raises(ValueError, match="time zone"):
-        await importer.async_import_energy(
-            Stream.PRODUCTION, [*good, EnergyPoint(h(1).replace(tzinfo=None), 5)]
-        )
+    assert await stored(hass) == [(h(0), 10, 10), (h(1), 7, 17)]
+    stat_id = statistic_id(SYSTEM_ID, Stream.PRODUCTION)
+    soc_id = statistic_id(SYSTEM_ID, Stream.BATTERY_SOC)
+    assert await importer.async_import_soc([SocPoint(h(0) + Q, 50), SocPoint(h(0) + 2 * Q, 150)])
+    assert importer.quarantined == {stat_id: 3, soc_id: 1}
+    assert sum("Left out one interval" in r.message for r in caplog.records) == 4
+    # A later sound read of the quarantined interval lands as usual.
+    await importer.async_import_energy(Stream.PRODUCTION, [*hour_points(1, [0, 5, 7, 0])])
+    assert await stored(hass) == [(h(0), 10, 10), (h(1), 12, 22)]
     with pytest.raises(ValueError, match="async_import_soc"):
         await importer.async_import_energy(Stream.BATTERY_SOC, good)
-    with pytest.raises(ValueError, match="percentage"):
-        await importer.async_import_soc([SocPoint(h(0) + Q, 50), SocPoint(h(0) + 2 * Q, 150)])
-    assert await importer.async_import_energy(Stream.PRODUCTION, []) == 0
-    assert await stored(hass) == []
-    assert await async_list_statistic_ids(hass) == []
+    assert await importer.async_import_energy(Stream.PRODUCTION, [negative]) == 0
 
 
 async def test_concurrent_imports_of_one_stream(

@@ -62,6 +62,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry)
         await session.async_ensure_token_valid()
         return str(session.token["access_token"])
 
+    async def _refreshed_token(refused: str) -> str:
+        """Refresh a token Enphase refused although it looked valid (clock skew)."""
+        if session.token["access_token"] == refused:
+            # Marked expired, HA's own refresh runs (with its reauth on a dead refresh token).
+            hass.config_entries.async_update_entry(
+                entry, data={**entry.data, "token": {**session.token, "expires_at": 0}}
+            )
+        return await _access_token()
+
     budget = await async_get_budget(
         hass, entry.data[CONF_API_KEY], Plan(entry.options.get(CONF_PLAN, DEFAULT_PLAN))
     )
@@ -71,6 +80,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry)
         entry.data[CONF_API_KEY],
         base_url=base_url(),
         limiter=budget,
+        token_refresher=_refreshed_token,
     )
     coordinator = EnphaseCloudCoordinator(hass, entry, client, budget)
     await coordinator.async_config_entry_first_refresh()

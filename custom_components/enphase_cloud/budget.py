@@ -24,7 +24,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api.errors import PERIOD_MINUTE, PERIOD_MONTH, EnphaseRateLimited
+from .api.errors import PERIOD_MINUTE, PERIOD_MONTH, EnphaseRateLimited, sane_retry_at
 from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
@@ -67,6 +67,10 @@ ISSUE_QUOTA_EXHAUSTED: Final = "quota_exhausted"
 TARGET_SHARE: Final = 0.95
 """Share of the month's quota the cadence plans to use; the rest is kept in reserve."""
 
+BACKOFF_FLOOR: Final = timedelta(minutes=1)
+"""No refusal makes polls come back sooner: they must never spin one second apart."""
+UNCOUNTED_STATUSES: Final = frozenset({401, 429})
+"""Answers Enphase does not count against the plan (the simulator models the same)."""
 _WINDOW: Final = timedelta(seconds=60)
 _SLOT: Final = timedelta(minutes=15)
 """Enphase's interval length: polling more often than this brings nothing new."""
@@ -128,6 +132,7 @@ class ApiBudget:
         self._listeners: list[CALLBACK_TYPE] = []
         self.writes = WriteBudget(hass, key_id, lambda: self._plan)
         """The write cap, counted apart from the reads (see `WriteBudget`)."""
+        self._round_calls: dict[str, tuple[int, int]] = {}
 
     @property
     def plan(self) -> Plan:
@@ -218,9 +223,17 @@ class ApiBudget:
 
     @callback
     def record(self, endpoint: str, status: int) -> None:
-        """Count an answer per endpoint and status, for diagnostics."""
+        """Count an answer per endpoint and status, for diagnostics.
+
+        A call Enphase refused (401, 429) is not counted by Enphase: its
+        reservation is given back, to the month and to the minute.
+        """
         self.writes.record(endpoint, status)
         self._roll_over(dt_util.utcnow())
+        if status in UNCOUNTED_STATUSES and self._used > 0:
+            self._used -= 1
+            if self._recent:
+                self._recent.pop()
         counts = self._responses.setdefault(endpoint, {})
         counts[str(status)] = counts.get(str(status), 0) + 1
         self._schedule_save()
@@ -229,13 +242,16 @@ class ApiBudget:
     def rate_limited(self, error: EnphaseRateLimited) -> None:
         """Block every call until `error.retry_at`; a month period also raises a repair issue.
 
+        A `retry_at` already past or absurdly far is treated as unknown (`sane_retry_at`).
         A write's 429 blocks that write endpoint only, never the reads.
         """
         if self.writes.take_rate_limit(error):
             return
-        self._roll_over(dt_util.utcnow())
-        if self._blocked_until is None or error.retry_at > self._blocked_until:
-            self._blocked_until = error.retry_at
+        now = dt_util.utcnow()
+        self._roll_over(now)
+        retry_at = sane_retry_at(error, now)
+        if self._blocked_until is None or retry_at > self._blocked_until:
+            self._blocked_until = retry_at
             self._block_period = error.period
         if error.period == PERIOD_MONTH:
             # Another app may share the key: Enphase's count wins over ours.
@@ -344,6 +360,24 @@ class ApiBudget:
                 "resume_at": _local_text(resume_at),
             },
         )
+
+    def round_calls(self, owner: str, fast: int, bulk: int) -> tuple[int, int]:
+        """Note what one round of `owner` (a config entry) costs; return every entry's total.
+
+        The month's quota belongs to the key, not to an entry: each entry on the key
+        plans its cadence for the rounds of all of them, so together they see the
+        month out (two accounts on one developer app each get half).
+        """
+        self._round_calls[owner] = (fast, bulk)
+        return (
+            sum(calls[0] for calls in self._round_calls.values()),
+            sum(calls[1] for calls in self._round_calls.values()),
+        )
+
+    @callback
+    def forget_rounds(self, owner: str) -> None:
+        """Stop planning for `owner` (its entry was unloaded)."""
+        self._round_calls.pop(owner, None)
 
     @callback
     def async_add_listener(self, update_callback: CALLBACK_TYPE) -> CALLBACK_TYPE:

@@ -83,8 +83,9 @@ async def _async_validate(client: EnphaseClient) -> tuple[list[System], str | No
         return [], "invalid_auth"
     except EnphaseRateLimited:
         return [], "rate_limited"
-    except EnphaseError:
-        LOGGER.debug("Enphase could not be reached while validating the API key", exc_info=True)
+    except EnphaseError as err:
+        # The text only: a traceback's frames hold the request, API key included.
+        LOGGER.debug("Enphase could not be reached while validating the API key: %s", err)
         return [], "cannot_connect"
     if not systems:
         return [], "no_systems"
@@ -302,8 +303,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 # Reauth cannot start while this flow runs; the entry starts it itself
                 # at its next call to Enphase.
                 return self.async_abort(reason="reauth_required")
-            except OAuth2TokenRequestBaseError:
-                LOGGER.debug("Refreshing the Enphase token failed", exc_info=True)
+            except OAuth2TokenRequestBaseError as err:
+                LOGGER.debug("Refreshing the Enphase token failed: %s", type(err).__name__)
                 error = "cannot_connect"
             if error == "invalid_auth":
                 return self.async_abort(reason="reauth_required")

@@ -17,13 +17,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.core import callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .api import (
     BatterySettings,
-    EnphaseAuthError,
     EnphaseClient,
     EnphaseError,
     EnphasePlanError,
@@ -33,13 +31,13 @@ from .api import (
     StormGuard,
     System,
 )
-from .api.errors import PERIOD_MINUTE
-from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
+from .api.errors import PERIOD_MINUTE, sane_retry_at
+from .budget import BACKOFF_FLOOR, PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
 from .health import HealthMonitor
-from .human_time import local_time_text
+from .helpers import coordinator_error
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -139,6 +137,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._refresh_requested = False
         # Events and alarms: due every bulk round, polled as the minute allows (health.py).
         self.health = HealthMonitor(hass, config_entry, client, budget)
+        self._importers: dict[int, StatisticsImporter] = {}
+        config_entry.async_on_unload(lambda: budget.forget_rounds(config_entry.entry_id))
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -148,6 +148,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
         importer = StatisticsImporter(self.hass, system.system_id, system.name)
+        self._importers[system.system_id] = importer
         sources = [PRODUCTION]
         if devices.has_consumption_meter:
             sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
@@ -193,7 +194,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         return fast, bulk
 
     def _cadence(self, now: datetime) -> Cadence:
-        fast, bulk = self._cadence_calls()
+        # Planned for the rounds of every entry on the API key: the quota is the key's.
+        fast, bulk = self.budget.round_calls(self.config_entry.entry_id, *self._cadence_calls())
         return plan_cadence(
             limits=PLAN_LIMITS[self.budget.plan],
             used_this_month=self.budget.used_this_month,
@@ -208,28 +210,15 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         retry_at: datetime | None = None
         try:
             await self._async_poll(now)
-        except EnphaseAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
         except EnphaseRateLimited as err:
             # A minute's limit only delays the rest of the first poll once the systems
             # are known: setup goes on and the entities fill in a minute later.
             if not self._first_poll_done and (err.period != PERIOD_MINUTE or not self._systems):
-                raise UpdateFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="rate_limited",
-                    translation_placeholders={"retry_at": local_time_text(err.retry_at)},
-                    retry_after=max(1.0, (err.retry_at - now).total_seconds()),
-                ) from err
+                raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
             # Keep what we have; try again once the plan allows it.
-            retry_at = err.retry_at
+            retry_at = sane_retry_at(err, now)
         except EnphaseError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise coordinator_error(err, now, BACKOFF_FLOOR.total_seconds()) from None
         self._first_poll_done = True
         return self._snapshot(now, retry_at)
 
@@ -239,7 +228,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
         if retry_at is not None:
-            next_poll = max(retry_at, now + timedelta(seconds=1))
+            next_poll = max(retry_at, now + BACKOFF_FLOOR)
         self.update_interval = max(next_poll - now, timedelta(seconds=1))
         cadence = self._cadence(now)
         return AccountSnapshot(
@@ -266,20 +255,25 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def async_request_refresh(self) -> None:
         """Poll everything now at the user's request (`homeassistant.update_entity`).
 
-        Honoured only when the budget has room for the round: see `_manual_allowed`.
+        Honoured only as the next scheduled round pulled forward: see `_manual_allowed`.
         """
         self._refresh_requested = True
         await super().async_request_refresh()
 
-    def _manual_allowed(self) -> bool:
-        """Return whether a requested round's live reads fit this minute and the month.
+    def _manual_allowed(self, now: datetime, cadence: Cadence) -> bool:
+        """Return whether a requested round may run now, and spend only what the schedule would.
 
+        A requested round is the next scheduled round pulled forward (the one after
+        it keeps its time), so it is allowed only while that round is not already
+        pulled: a refresh asked for every minute gets the schedule's rounds, one
+        cadence early, never the month's reserve. It must also fit this minute and
+        the share of the month the cadence plans to use (the last 5 % are kept back).
         The live reads are the systems list, each system's summary (and latest
-        telemetry, see `_live_calls`), and the battery; energy streams that do not fit this minute
-        follow a minute later. A requested round never spends the reserve the
-        cadence keeps back (the last 5 % of the quota), so the scheduled polls
-        still see the month out.
+        telemetry, see `_live_calls`), and the battery; energy streams that do not
+        fit this minute follow a minute later.
         """
+        if self._next_bulk is not None and self._next_bulk - now > cadence.bulk:
+            return False
         calls = self._cadence_calls()[0] + 1 + sum(_live_calls(s) for s in self._systems.values())
         limits = PLAN_LIMITS[self.budget.plan]
         return (
@@ -290,19 +284,28 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def _async_poll(self, now: datetime) -> None:
         cadence = self._cadence(now)
         bulk_due = self._next_bulk is None or now >= self._next_bulk
-        if self._refresh_requested:
+        # Where the next rounds are counted from: now, or the rounds a request pulls forward.
+        bulk_from = fast_from = now
+        if self._refresh_requested and not bulk_due:
             self._refresh_requested = False
-            if self._manual_allowed():
+            if self._manual_allowed(now, cadence):
                 bulk_due = True
+                bulk_from = max(now, self._next_bulk or now)
+                fast_from = max(now, self._next_fast or now)
             else:
-                LOGGER.info("Refresh request skipped: the Enphase API budget has no room now")
+                LOGGER.info(
+                    "Refresh request skipped: the scheduled rounds' calls are spent; "
+                    "next round at %s",
+                    self._next_bulk,
+                )
+        self._refresh_requested = False
         fast_due = bulk_due or self._next_fast is None or now >= self._next_fast
         if bulk_due:
             await self._async_bulk(now)
-            self._next_bulk = next_aligned(now + cadence.bulk - REPORTING_LAG)
+            self._next_bulk = next_aligned(bulk_from + cadence.bulk - REPORTING_LAG)
         if fast_due:
             await self._async_fast(now)
-            self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+            self._next_fast = next_aligned(fast_from + cadence.fast - REPORTING_LAG)
         await self._async_history(now)
         # After history: a first import finishes in minutes, then events and alarms follow.
         health_waits = await self.health.async_poll(self._systems, now, bulk=bulk_due)
@@ -371,11 +374,27 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     async def _async_read_config(
         self, system_id: int, now: datetime, settings: BatterySettings | None = None
     ) -> None:
-        """Read the battery settings (unless given), storm guard and grid status."""
-        if settings is None:
-            settings = await self.client.async_get_battery_settings(system_id)
-        storm_guard = await self.client.async_get_storm_guard(system_id)
-        grid_status = await self.client.async_get_grid_status(system_id)
+        """Read the battery settings (unless given), storm guard and grid status.
+
+        A plan refusal (the plan was downgraded at Enphase while the options still
+        name a bigger one) ends control for the system, raises the plan issue (see
+        `command_runner`) and leaves monitoring untouched.
+        """
+        try:
+            if settings is None:
+                settings = await self.client.async_get_battery_settings(system_id)
+            storm_guard = await self.client.async_get_storm_guard(system_id)
+            grid_status = await self.client.async_get_grid_status(system_id)
+        except EnphasePlanError:
+            LOGGER.warning(
+                "The Enphase plan no longer permits battery control of system %s; "
+                "monitoring goes on",
+                system_id,
+            )
+            self._systems[system_id] = replace(
+                self._systems[system_id], control_permitted=False, control_denied_by_plan=True
+            )
+            return
         self._systems[system_id] = replace(
             self._systems[system_id],
             battery_settings=settings,
@@ -470,6 +489,19 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_in_progress = behind
         self._history_retry = retry
 
+    def import_health(self) -> dict[str, int]:
+        """Return intervals quarantined and windows not imported, per statistic (diagnostics)."""
+        health: dict[str, int] = {}
+        for importer in self._importers.values():
+            for stat_id, count in importer.quarantined.items():
+                health[f"quarantined {stat_id}"] = count
+        for syncs in self._syncs.values():
+            for sync in syncs:
+                if sync.import_failures:
+                    key = f"import_failures {sync.source.key} {sync.system_id}"
+                    health[key] = sync.import_failures
+        return health
+
     def _minute_limited(self) -> bool:
         """Return whether only the minute's window (not a block or the month) stops calls."""
         budget = self.budget
@@ -479,4 +511,5 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         """Forget a system that left the account, and its devices."""
         self._systems.pop(system_id, None)
         self._syncs.pop(system_id, None)
+        self._importers.pop(system_id, None)
         async_remove_devices(self.hass, self.config_entry.entry_id, system_id)

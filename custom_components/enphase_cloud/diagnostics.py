@@ -68,6 +68,7 @@ async def async_get_config_entry_diagnostics(
             },
             "budget": data.budget.as_diagnostics(),
             "history": {"in_progress": snapshot.history_in_progress},
+            "import_health": data.coordinator.import_health(),
             "next_poll": snapshot.next_poll,
             "systems": [_plain(asdict(system)) for system in snapshot.systems.values()],
             "battery_commands": {

@@ -1,32 +1,19 @@
-"""The one base entity of the integration, and the error-translating decorator for actions."""
+"""The one base entity of the integration; controls translate errors through `helpers`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from functools import wraps
-from typing import Any
 
 from homeassistant.core import callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from homeassistant.util import dt as dt_util
 
-from .api import (
-    EnphaseAuthError,
-    EnphaseConnectionError,
-    EnphaseError,
-    EnphasePlanError,
-    EnphaseRateLimited,
-    EnphaseUnprocessable,
-)
-from .const import DOMAIN
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .devices import battery_device_info, system_device_info
-from .human_time import local_time_text
 
 
 class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
@@ -138,46 +125,3 @@ def async_add_battery_controls[D: EntityDescription](
         return [create(coordinator, snapshot.system_id, d) for d in descriptions]
 
     async_add_system_entities(entry, async_add_entities, _create)
-
-
-def translate_errors[**P, R](
-    func: Callable[P, Awaitable[R]],
-) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Turn client errors raised by an action or a control into translated errors."""
-
-    @wraps(func)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await func(*args, **kwargs)
-        except EnphasePlanError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="plan_not_permitted"
-            ) from err
-        except EnphaseRateLimited as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={"retry_at": local_time_text(err.retry_at)},
-            ) from err
-        except EnphaseAuthError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
-        except EnphaseUnprocessable as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="rejected",
-                translation_placeholders={"details": err.details or ""},
-            ) from err
-        except EnphaseConnectionError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="cannot_connect_action"
-            ) from err
-        except EnphaseError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
-
-    return wrapper

@@ -7,6 +7,14 @@ restart or a week offline loses nothing). Each call fetches from the cursor in
 intervals to the statistics importer and moves the cursor to the start of the last
 hour received: that hour is fetched again next time, because Enphase may still be
 filling it in.
+
+Enphase also fills holes and revises intervals hours later (a microinverter that
+reported late, a backlog after an outage). Every read that would start inside the
+settling window (`SETTLE`) therefore starts at the window's beginning instead:
+one `day` call covers 24 hours, so re-reading the last `SETTLE` hours costs no
+call at all, on every plan; the importer rewrites only the hours whose values
+changed. A plan whose cadence leaves more than `SETTLE` between reads re-reads
+everything since its last read anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from .statistics_writer import EnergyPoint, SocPoint, StatisticsImporter, Stream
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 HOUR = timedelta(hours=1)
+SETTLE = timedelta(hours=12)
+"""How far back every regular read starts: late-filled and revised intervals land."""
 
 type Telemetry = EnergyTelemetry | BatteryTelemetry
 
@@ -119,7 +129,7 @@ class TelemetrySync:
         self._client = client
         self._importer = importer
         self.source = source
-        self._system_id = system_id
+        self.system_id = system_id
         self._horizon = horizon
         self._cursor: datetime | None = None
         self._loaded = False
@@ -127,6 +137,8 @@ class TelemetrySync:
         self.idle = False
         # Set when a catch-up ran out of calls with more data already waiting.
         self._cut_short = False
+        self.import_failures = 0
+        """Windows the importer could not write (for diagnostics)."""
 
     async def async_cursor(self, now: datetime) -> datetime:
         """Return where the next fetch starts, reading the recorder the first time."""
@@ -162,13 +174,28 @@ class TelemetrySync:
         self.idle = False
         while result.calls < max_calls:
             start = await self.async_cursor(now)
+            if result.calls == 0:
+                # The first read re-reads the settling window for free (see the module doc).
+                start = min(start, max(floor_hour(now - SETTLE), floor_hour(now - self._horizon)))
             granularity = Granularity.DAY if now - start <= DAY else Granularity.WEEK
             window_end = start + (DAY if granularity is Granularity.DAY else WEEK)
             telemetry = await self.source.fetch(
-                self._client, self._system_id, start_at=start, granularity=granularity
+                self._client, self.system_id, start_at=start, granularity=granularity
             )
             result.calls += 1
-            last_end = await self._import(telemetry, result)
+            try:
+                last_end = await self._import(telemetry, result)
+            except Exception as err:  # noqa: BLE001 - one stream's fault must not stop the others
+                # The cursor stays: the next poll reads the same window again.
+                self.import_failures += 1
+                LOGGER.warning(
+                    "Importing %s of system %s failed (%s); retrying at the next poll",
+                    self.source.key,
+                    self.system_id,
+                    type(err).__name__,
+                )
+                result.caught_up = True
+                break
             if last_end is None:
                 # Nothing reported after the cursor yet (empty list = "not yet", never zero).
                 result.caught_up = True
@@ -179,7 +206,7 @@ class TelemetrySync:
                 LOGGER.info(
                     "Imported %s history of system %s up to %s",
                     self.source.key,
-                    self._system_id,
+                    self.system_id,
                     self._cursor.date().isoformat(),
                 )
             # A window that ends before the data does is full: more may follow it.

@@ -13,11 +13,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .api import BatterySettings, EnphaseClient
 from .command_engine import MAX_RESERVE, MIN_RESERVE
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import (
-    EnphaseBatteryControlEntity,
-    async_add_battery_controls,
-    translate_errors,
-)
+from .entity import EnphaseBatteryControlEntity, async_add_battery_controls
+from .helpers import translate_errors
 
 # Writes are few and each one is a quota call: one at a time per platform.
 PARALLEL_UPDATES = 1

@@ -18,7 +18,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, service
 import probatio
 
@@ -31,7 +31,7 @@ from .command_engine import (
 )
 from .const import DOMAIN, LOGGER
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import translate_errors
+from .helpers import translate_call_errors
 
 SERVICE_HOLD_RESERVE: Final = "hold_reserve"
 SERVICE_DISCHARGE: Final = "discharge"
@@ -144,19 +144,27 @@ async def _async_start(call: ServiceCall, kind: CommandKind) -> ServiceResponse:
     return commands.response(snapshot.system_id, command)
 
 
-@translate_errors
+def _entry_of(call: ServiceCall) -> EnphaseCloudConfigEntry | None:
+    """Return the entry an action is aimed at (for reauth), or None when it names none."""
+    try:
+        return _target(call)[0]
+    except HomeAssistantError:
+        return None
+
+
+@translate_call_errors(_entry_of)
 async def _async_hold_reserve(call: ServiceCall) -> ServiceResponse:
     """Hold the backup reserve at the target for the duration, then restore."""
     return await _async_start(call, CommandKind.HOLD_RESERVE)
 
 
-@translate_errors
+@translate_call_errors(_entry_of)
 async def _async_discharge(call: ServiceCall) -> ServiceResponse:
     """Discharge to the target (or until the duration ends), then restore."""
     return await _async_start(call, CommandKind.DISCHARGE)
 
 
-@translate_errors
+@translate_call_errors(_entry_of)
 async def _async_cancel(call: ServiceCall) -> ServiceResponse:
     """End the running command and restore the settings."""
     entry, snapshot = _controllable(call)

@@ -45,7 +45,7 @@ from homeassistant.util.unit_conversion import EnergyConverter
 from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from homeassistant.core import HomeAssistant
 
@@ -309,6 +309,37 @@ class StatisticsImporter:
         self.hass = hass
         self.system_id = system_id
         self.system_name = system_name
+        self.quarantined: dict[str, int] = {}
+        """Intervals refused per statistic id, each counted (and logged) once."""
+        self._seen: set[tuple[str, str]] = set()
+
+    def _sift[P: (EnergyPoint, SocPoint)](
+        self,
+        stat_id: str,
+        points: Sequence[P],
+        check: Callable[[Iterable[P]], object],
+    ) -> list[P]:
+        """Return the points `check` accepts; quarantine the others alone.
+
+        One absurd interval (negative energy, an end off the quarter hour, a
+        charge above 100 %) must not hold back the rest of its window, nor stop
+        the cursor behind it: it is left out, logged and counted once. A later
+        read of the same interval with a sound value (Enphase revises intervals,
+        and the settling window reads them again) imports it as usual.
+        """
+        good: list[P] = []
+        for point in points:
+            try:
+                check([point])
+            except ValueError as err:
+                key = (stat_id, repr(point.end_at))
+                if key not in self._seen:
+                    self._seen.add(key)
+                    self.quarantined[stat_id] = self.quarantined.get(stat_id, 0) + 1
+                    LOGGER.warning("Left out one interval of %s: %s", stat_id, err)
+            else:
+                good.append(point)
+        return good
 
     def _lock(self, stat_id: str) -> asyncio.Lock:
         """Return the lock serialising reads and writes of one statistic."""
@@ -384,25 +415,33 @@ class StatisticsImporter:
         in it, so the batch must hold all known intervals of those hours (fetch from
         async_resume_point). The data is committed when this returns.
 
+        A malformed point (naive or off-quarter end_at, negative or non-integer
+        Wh) is quarantined alone (see `_sift`); the others are written.
+
         Raises:
-            ValueError: a point is malformed (naive or off-quarter end_at, negative
-                or non-integer Wh), or stream is BATTERY_SOC. Nothing is written.
+            ValueError: stream is BATTERY_SOC. Nothing is written.
 
         """
         if stream is Stream.BATTERY_SOC:
             msg = "State of charge is imported with async_import_soc"
             raise ValueError(msg)
-        hours = bucket_energy(points)
+        stat_id = statistic_id(self.system_id, stream)
+        hours = bucket_energy(self._sift(stat_id, points, bucket_energy))
         if not hours:
             return 0
-        stat_id = statistic_id(self.system_id, stream)
         instance = get_instance(self.hass)
         async with self._lock(stat_id):
             await self._async_sync_recorder()
             base_wh, existing = await instance.async_add_executor_job(
                 _read_energy_context, self.hass, stat_id, hours[0][0]
             )
-            rows = continue_sums(hours, base_wh, existing)
+            stored = {row.start: row for row in existing}
+            computed = continue_sums(hours, base_wh, existing)
+            # Re-reads (the settling window) mostly bring what is stored: only changes
+            # are written, and the batch's last hour, which carries the metadata (name).
+            rows = [
+                row for row in computed if stored.get(row.start) != row or row.start == hours[-1][0]
+            ]
             # One job, so the batch and the shifted later hours commit together.
             async_add_external_statistics(
                 self.hass,
@@ -418,27 +457,25 @@ class StatisticsImporter:
             )
             await self._async_sync_recorder()
         LOGGER.debug(
-            "Wrote %s hours of %s from %s (base %s Wh), shifted %s later hours",
+            "Read %s hours of %s from %s (base %s Wh): %s rows changed",
             len(hours),
             stat_id,
             hours[0][0],
             base_wh,
-            len(rows) - len(hours),
+            len(rows),
         )
         return len(hours)
 
     async def async_import_soc(self, points: Sequence[SocPoint]) -> int:
         """Write the hourly mean/min/max of state of charge; return the hours written.
 
-        Raises:
-            ValueError: a point is malformed (naive or off-quarter end_at, a
-                percentage outside 0-100 or not finite). Nothing is written.
-
+        A malformed point (naive or off-quarter end_at, a percentage outside
+        0-100 or not finite) is quarantined alone (see `_sift`).
         """
-        hours = bucket_soc(points)
+        stat_id = statistic_id(self.system_id, Stream.BATTERY_SOC)
+        hours = bucket_soc(self._sift(stat_id, points, bucket_soc))
         if not hours:
             return 0
-        stat_id = statistic_id(self.system_id, Stream.BATTERY_SOC)
         async with self._lock(stat_id):
             async_add_external_statistics(
                 self.hass,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+import functools
+import inspect
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -17,7 +20,9 @@ from .const import (
     Endpoint,
 )
 from .errors import (
+    EnphaseAuthError,
     EnphaseConnectionError,
+    EnphaseError,
     EnphaseRateLimited,
     EnphaseResponseError,
     error_from_response,
@@ -50,12 +55,56 @@ _LOGGER = logging.getLogger(__name__)
 
 _MAX_SYSTEM_PAGES: Final = 1000
 _JSON = dict[str, Any]
+# Set once a call of the current public method got a JSON answer: a foreign
+# exception after that comes from the answer, before it from the caller's arguments.
+_ANSWERED: ContextVar[bool] = ContextVar("enphase_answered", default=False)
+# What parsing an absurd answer can raise besides EnphaseError (a date at year 1,
+# a 400-digit number, nesting deeper than the interpreter's stack).
+_FOREIGN: Final = (
+    ArithmeticError,
+    LookupError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    RecursionError,
+)
+
+
+def _answer_or_enphase_error[T](cls: type[T]) -> type[T]:
+    """Hold every public method of `cls` to the contract: a model or an `EnphaseError`.
+
+    Methods added later (new endpoints) are held to it too, without a line of their own.
+    """
+    for name, method in list(vars(cls).items()):
+        if name.startswith("async_") and inspect.iscoroutinefunction(method):
+            setattr(cls, name, _contract(method))
+    return cls
+
+
+def _contract[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        answered = _ANSWERED.set(False)
+        try:
+            return await method(*args, **kwargs)
+        except EnphaseError:
+            raise
+        except _FOREIGN as err:
+            if not _ANSWERED.get():
+                raise  # the caller's own arguments (ValueError by design)
+            msg = f"Answer from Enphase not understood ({method.__name__}: {type(err).__name__})"
+            raise EnphaseResponseError(msg) from None
+        finally:
+            _ANSWERED.reset(answered)
+
+    return wrapper
 
 
 def _enabled(value: bool) -> str:  # noqa: FBT001
     return "enabled" if value else "disabled"
 
 
+@_answer_or_enphase_error
 class EnphaseClient:
     """Client of one Enphase developer application acting for one homeowner.
 
@@ -80,6 +129,7 @@ class EnphaseClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = DEFAULT_TIMEOUT,
         limiter: RequestLimiter | None = None,
+        token_refresher: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         """Initialize the client.
 
@@ -90,6 +140,9 @@ class EnphaseClient:
             base_url: scheme and host of the API (a simulator in tests).
             timeout: seconds allowed for each request, including reading the answer.
             limiter: paces and counts requests (see `limiter.RequestLimiter`).
+            token_refresher: given the token Enphase refused, returns a newly
+                refreshed one (or the current one, when another call refreshed it
+                meanwhile); without it a refused token is an `EnphaseAuthError` at once.
         """
         self._session = session
         self._token_getter = token_getter
@@ -97,6 +150,7 @@ class EnphaseClient:
         self._base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._limiter = limiter
+        self._token_refresher = token_refresher
 
     # ------------------------------------------------------------------ plumbing
 
@@ -109,11 +163,60 @@ class EnphaseClient:
         params: Mapping[str, str | int] | None = None,
         body: Mapping[str, object] | None = None,
     ) -> _JSON:
-        """Send one request and return its JSON object, or raise an EnphaseError."""
-        if self._limiter is not None:
-            await self._limiter.acquire(endpoint)
-        token = await self._token_getter()
-        secrets = (token, self._api_key)
+        """Send one request and return its JSON object, or raise an EnphaseError.
+
+        A token refused (401) although its owner believes it valid (clocks differ
+        around the daily expiry) is refreshed once through `token_refresher` and the
+        call sent once more before the refusal is believed.
+        """
+        token: str | None = None
+        for attempt in range(2):
+            if self._limiter is not None:
+                await self._limiter.acquire(endpoint)
+            if token is None:
+                token = await self._token_getter()
+            status, raw = await self._send(
+                endpoint, path, method=method, params=params, body=body, token=token
+            )
+            if 200 <= status < 300:  # noqa: PLR2004
+                break
+            error = error_from_response(
+                status, raw, endpoint=endpoint, secrets=(token, self._api_key)
+            )
+            _LOGGER.debug("%s %s answered %s: %s", method, endpoint, status, error)
+            if isinstance(error, EnphaseRateLimited) and self._limiter is not None:
+                self._limiter.rate_limited(error)
+            if type(error) is EnphaseAuthError and attempt == 0 and self._token_refresher:
+                _LOGGER.debug("Enphase refused the access token; refreshing it once")
+                token = await self._token_refresher(token)
+                continue
+            raise error
+        try:
+            data = json.loads(raw)
+        except ValueError, RecursionError:  # JSONDecodeError, UnicodeDecodeError, deep nesting
+            msg = f"Malformed JSON from Enphase ({endpoint})"
+            raise EnphaseResponseError(msg) from None
+        if not isinstance(data, dict):
+            msg = f"Expected a JSON object from Enphase ({endpoint})"
+            raise EnphaseResponseError(msg)
+        _ANSWERED.set(True)
+        return data
+
+    async def _send(  # noqa: PLR0913
+        self,
+        endpoint: Endpoint,
+        path: str,
+        *,
+        method: str,
+        params: Mapping[str, str | int] | None,
+        body: Mapping[str, object] | None,
+        token: str,
+    ) -> tuple[int, bytes]:
+        """Send the request once; return its status and body.
+
+        aiohttp's exceptions quote the URL, whose query carries the API key: they
+        are never chained (`from None`), only their scrubbed text is kept.
+        """
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         query: dict[str, str | int] = {"key": self._api_key, **(params or {})}
         try:
@@ -129,31 +232,15 @@ class EnphaseClient:
                 status = response.status
                 if self._limiter is not None:
                     self._limiter.record(endpoint, status)
-                raw = await response.read()
-        except TimeoutError as err:
+                return status, await response.read()
+        except TimeoutError:
             msg = f"Timeout waiting for Enphase ({endpoint})"
-            raise EnphaseConnectionError(msg) from err
+            raise EnphaseConnectionError(msg) from None
         except aiohttp.ClientError as err:
             msg = f"Error talking to Enphase ({endpoint}): {type(err).__name__}"
-            if detail := scrub(str(err), secrets):  # aiohttp may quote the URL, with the key
+            if detail := scrub(str(err), (token, self._api_key)):
                 msg = f"{msg}: {detail}"
-            raise EnphaseConnectionError(msg) from err
-
-        if not 200 <= status < 300:  # noqa: PLR2004
-            error = error_from_response(status, raw, endpoint=endpoint, secrets=secrets)
-            _LOGGER.debug("%s %s answered %s: %s", method, endpoint, status, error)
-            if isinstance(error, EnphaseRateLimited) and self._limiter is not None:
-                self._limiter.rate_limited(error)
-            raise error
-        try:
-            data = json.loads(raw)
-        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
-            msg = f"Malformed JSON from Enphase ({endpoint})"
-            raise EnphaseResponseError(msg) from err
-        if not isinstance(data, dict):
-            msg = f"Expected a JSON object from Enphase ({endpoint})"
-            raise EnphaseResponseError(msg)
-        return data
+            raise EnphaseConnectionError(msg) from None
 
     async def _config(
         self,

@@ -20,6 +20,7 @@ _REDACTED: Final = "**REDACTED**"
 PERIOD_MINUTE: Final = "minute"
 PERIOD_MONTH: Final = "month"
 PERIOD_UNKNOWN: Final = "unknown"
+_LONGEST_PERIOD: Final = timedelta(days=32)
 
 
 class EnphaseError(Exception):
@@ -150,7 +151,7 @@ def parse_error_body(body: bytes | str | Mapping[str, Any] | None) -> Mapping[st
         return body
     try:
         data = json.loads(body)
-    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError
+    except ValueError, RecursionError:  # JSONDecodeError, UnicodeDecodeError, deep nesting
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -213,6 +214,18 @@ def rate_limited_from_body(
         retry_at=retry_at or default_retry_at(period, now),
         limit=_int_or_none(data.get("limit")),
     )
+
+
+def sane_retry_at(error: EnphaseRateLimited, now: datetime) -> datetime:
+    """Return when to try again after `error`, judged by the caller's clock `now`.
+
+    A `period_end` already past (the caller's clock ahead of Enphase's) or beyond
+    any period (more than a month and a day away) says nothing: it is treated as
+    unknown, and the period's default applies.
+    """
+    if now < error.retry_at <= now + _LONGEST_PERIOD:
+        return error.retry_at
+    return default_retry_at(error.period, now)
 
 
 def error_from_response(
