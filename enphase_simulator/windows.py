@@ -73,7 +73,9 @@ def parse_window(
         raise ApiError(422, BAD_RANGE)
     requested = start
     start = max(start - start % step, operational_at)
-    return Window(granularity, start, min(now, start + size), requested, min(now, requested + size))
+    # A start clamped to the first report ends its window a granularity after that.
+    shown_end = max(requested, start) + size
+    return Window(granularity, start, min(now, start + size), requested, min(now, shown_end))
 
 
 def day_range(
