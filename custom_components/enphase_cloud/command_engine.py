@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol, Self, TypeIs
 from uuid import uuid4
 
 from .api.errors import EnphaseRateLimited
-from .api.models import BatteryMode, BatterySettings
+from .api.models import AnyBatteryMode, BatteryMode, BatterySettings, mode_from_key, mode_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class CommandValidationError(ValueError):
 class SettingsSnapshot:
     """Battery settings to put back when a command ends."""
 
-    mode: BatteryMode
+    mode: AnyBatteryMode
+    """A mode this integration does not know keeps Enphase's text, to be put back as is."""
     reserve_soc: int
 
 
@@ -130,7 +131,7 @@ class BatterySettingsApi(Protocol):
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
     ) -> BatterySettings:
         """Change the given battery settings."""
@@ -295,7 +296,7 @@ class CommandEngine:
                 _check_shutdown(target_reserve, system.shutdown_level)
 
             if kind is CommandKind.DISCHARGE:
-                mode: BatteryMode | None = BatteryMode.SELF_CONSUMPTION
+                mode: AnyBatteryMode | None = BatteryMode.SELF_CONSUMPTION
             elif system.busy():
                 # A discharge before may have switched the mode: a hold keeps the
                 # original one, so send it back along with the new reserve.
@@ -565,7 +566,7 @@ class CommandEngine:
             return
         if system.generation != generation:
             return
-        if current.mode is target.mode and current.reserve_soc == target.reserve_soc:
+        if current.mode == target.mode and current.reserve_soc == target.reserve_soc:
             self._clear_restore(system)
             _LOGGER.debug("System %s: settings restored to %s", system_id, target)
             self._notify(system_id)
@@ -654,12 +655,12 @@ def _int_from(value: object) -> int:
 
 
 def _snapshot_to_dict(snapshot: SettingsSnapshot) -> dict[str, Any]:
-    return {"mode": snapshot.mode.value, "reserve_soc": snapshot.reserve_soc}
+    return {"mode": mode_key(snapshot.mode), "reserve_soc": snapshot.reserve_soc}
 
 
 def _snapshot_from_dict(data: Mapping[str, Any]) -> SettingsSnapshot:
     return SettingsSnapshot(
-        mode=BatteryMode(data["mode"]), reserve_soc=_int_from(data["reserve_soc"])
+        mode=mode_from_key(data["mode"]), reserve_soc=_int_from(data["reserve_soc"])
     )
 
 

@@ -22,7 +22,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import BatteryMode, BatterySettings, EnphaseClient, StormGuard
+from .api import AnyBatteryMode, BatterySettings, EnphaseClient, StormGuard, mode_key
 from .command_engine import (
     STORAGE_VERSION,
     BatterySettingsApi,
@@ -87,7 +87,7 @@ class PublishingBatteryApi:
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
     ) -> BatterySettings:
         """Change the battery settings and publish what Enphase accepted."""
@@ -175,7 +175,7 @@ class BatteryCommander:
             "effective_from": command.effective_from if command else None,
             "ends_at": command.ends_at if command else None,
             "export_to_grid": "not_supported" if command and command.export_requested else None,
-            "restore_to_mode": restore_to.mode.value if restore_to else None,
+            "restore_to_mode": mode_key(restore_to.mode) if restore_to else None,
             "restore_to_reserve": restore_to.reserve_soc if restore_to else None,
             "restore_failing_since": self._engine.restore_failing_since(system_id),
             "last_end_reason": str(reason) if reason is not None else None,
@@ -189,7 +189,7 @@ class BatteryCommander:
             "system_id": system_id,
             "state": self.state(system_id).value,
             "restore_to": (
-                {"mode": restore_to.mode.value, "reserve_soc": restore_to.reserve_soc}
+                {"mode": mode_key(restore_to.mode), "reserve_soc": restore_to.reserve_soc}
                 if restore_to
                 else None
             ),
@@ -347,7 +347,7 @@ class BatteryCommander:
                     translation_placeholders={
                         "system": self._system_name(system_id),
                         "since": dt_util.as_local(since).isoformat(timespec="minutes"),
-                        "mode": restore_to.mode.value if restore_to else "",
+                        "mode": mode_key(restore_to.mode) if restore_to else "",
                         "reserve": str(restore_to.reserve_soc) if restore_to else "",
                     },
                 )
@@ -456,7 +456,7 @@ async def async_restore_removed(
                     "entry (%s); set them by hand: mode %s, reserve %s %%",
                     system_id,
                     err,
-                    restore_to.mode.value,
+                    mode_key(restore_to.mode),
                     restore_to.reserve_soc,
                 )
     finally:

@@ -10,14 +10,17 @@ import aiohttp
 
 from .const import API_PREFIX, DEFAULT_BASE_URL, DEFAULT_TIMEOUT, SYSTEMS_PAGE_SIZE, Endpoint
 from .errors import (
+    EnphaseAuthError,
     EnphaseConnectionError,
+    EnphaseError,
+    EnphasePlanError,
     EnphaseRateLimited,
     EnphaseResponseError,
     error_from_response,
     scrub,
 )
 from .models import (
-    BatteryMode,
+    AnyBatteryMode,
     BatterySettings,
     BatteryTelemetry,
     Devices,
@@ -31,6 +34,7 @@ from .models import (
     System,
     SystemsPage,
 )
+from .models.config import mode_api_value
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -136,7 +140,7 @@ class EnphaseClient:
             _LOGGER.debug("%s %s answered %s: %s", method, endpoint, status, error)
             if isinstance(error, EnphaseRateLimited) and self._limiter is not None:
                 self._limiter.rate_limited(error)
-            raise error
+            raise await self._plan_or_token(status, error)
         try:
             data = json.loads(raw)
         except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
@@ -146,6 +150,26 @@ class EnphaseClient:
             msg = f"Expected a JSON object from Enphase ({endpoint})"
             raise EnphaseResponseError(msg)
         return data
+
+    async def _plan_or_token(self, status: int, refusal: EnphaseError) -> EnphaseError:
+        """Tell a plan refusal from a dead token after a 401 on a plan-gated endpoint.
+
+        Enphase answers both with the same generic 401 body. One plan-free call
+        (`/systems`, one entry) with the same token decides: if it is refused too, the
+        token is dead (`EnphaseAuthError`, a reauth); if it succeeds, the endpoint is
+        outside the plan (`EnphasePlanError`, never a reauth). Other errors of that
+        call (429, no answer) propagate: nothing is decided then. Any other error is
+        returned as it is.
+        """
+        if status != 401 or not isinstance(refusal, EnphasePlanError):  # noqa: PLR2004
+            return refusal
+        try:
+            await self._request(Endpoint.SYSTEMS, "/systems", params={"page": 1, "size": 1})
+        except EnphasePlanError:
+            return refusal
+        except EnphaseAuthError as err:
+            return err
+        return refusal
 
     async def _config(
         self,
@@ -318,13 +342,15 @@ class EnphaseClient:
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
         energy_independence: bool | None = None,
     ) -> BatterySettings:
         """Change the given battery settings and return the settings Enphase echoes.
 
-        Only the given fields are sent. The gateway applies them later (a minute
+        Only the given fields are sent. A known mode is sent in the documented,
+        case-sensitive spelling ("Self-consumption", "Savings Mode", "Full Backup");
+        a mode this client does not know exactly as Enphase reported it. The gateway applies them later (a minute
         or more): the echo is what Enphase accepted, not yet what the battery does.
 
         Raises:
@@ -332,7 +358,7 @@ class EnphaseClient:
         """
         body: dict[str, object] = {}
         if mode is not None:
-            body["battery_mode"] = BatteryMode(mode).api_value
+            body["battery_mode"] = mode_api_value(mode)
         if reserve_soc is not None:
             if not 0 <= reserve_soc <= 100:  # noqa: PLR2004
                 msg = "reserve_soc must be between 0 and 100"
