@@ -72,7 +72,7 @@ def _api_key_schema(api_key: str = "", plan: str = DEFAULT_PLAN) -> probatio.Sch
     )
 
 
-async def _async_validate(
+async def _async_validate(  # noqa: PLR0911 - one answer per error kind
     client: EnphaseClient, *, fresh_login: bool = False
 ) -> tuple[list[System], str | None]:
     """List the account's systems with a real call; return them and an error key.
