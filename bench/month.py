@@ -25,6 +25,10 @@ Figures, one JSON line per plan written to $BENCH_OUT (or printed):
   shows (now - end of the interval it was measured in), sampled every 5 minutes
   while Home Assistant runs (the gateway outage included, the downtime not).
 - checked_until: the end of the window the interval figures cover.
+- power_checks / battery_power_error_w / home_power_error_w: each new battery
+  reading Home Assistant shows, compared with the simulator's truth for the interval
+  it reports: battery power (discharge - charge, discharge positive) and home power
+  (consumption), max |error| in W.
 - statuses: the API's answers by HTTP status (401: the plan has no battery control).
 - fast_cadence_min / bulk_cadence_min: median gap between battery telemetry
   reads and between systems-list reads (the two polling tiers).
@@ -171,14 +175,21 @@ class Month:
     """Drives Home Assistant through the month and samples what it shows."""
 
     def __init__(
-        self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry
+        self,
+        hass: HomeAssistant,
+        freezer: FrozenDateTimeFactory,
+        entry: MockConfigEntry,
+        sim: Simulator,
     ) -> None:
         """Follow `entry` on `hass`."""
         self.hass = hass
         self.freezer = freezer
         self.entry = entry
+        self.sim = sim
         self.staleness: list[float] = []
         self._next_sample = START
+        self.power_errors: dict[str, list[int]] = {"battery": [], "home": []}
+        self._power_checked: datetime | None = None
 
     async def run_until(self, until: datetime) -> None:
         """Move time to `until`, waking Home Assistant whenever it has something to do.
@@ -198,6 +209,38 @@ class Month:
             self.freezer.move_to(now)
             async_fire_time_changed(self.hass, now)
             await self.hass.async_block_till_done(wait_background_tasks=True)
+            self._check_power()
+
+    def _check_power(self) -> None:
+        """Compare battery and home power as shown with the truth of the interval read.
+
+        latest_telemetry reports the last uploaded interval: the truth's last interval
+        ending at or before the batteries' `last_report_at`. Checked once per reading.
+        """
+        coordinator = self.entry.runtime_data.coordinator
+        system = coordinator.data.systems.get(BATTERY_SYSTEM) if coordinator.data else None
+        if system is None or system.telemetry is None or not system.telemetry.encharges:
+            return
+        reported = system.telemetry.encharges[0].last_report_at
+        if reported is None or reported == self._power_checked:
+            return
+        self._power_checked = reported
+        rows = self.sim.truth(BATTERY_SYSTEM, reported - timedelta(hours=1), reported)
+        if not rows:
+            return
+        truth = rows[-1]
+        expected = {
+            "battery": (truth["discharge"] - truth["charge"]) * 4,
+            "home": truth["consumption"] * 4,
+        }
+        for name, entity_id in (
+            ("battery", "sensor.casa_solar_battery_power"),
+            ("home", "sensor.casa_solar_home_power"),
+        ):
+            state = self.hass.states.get(entity_id)
+            if state is None or not state.state.lstrip("-").isdigit():
+                continue
+            self.power_errors[name].append(abs(int(state.state) - expected[name]))
 
     def _sample_until(self, until: datetime) -> None:
         """Sample the state of charge's age at every 5 minutes before `until`."""
@@ -318,7 +361,7 @@ async def test_month(
         options={CONF_PLAN: plan},
     )
     entry.add_to_hass(hass)
-    month = Month(hass, freezer, entry)
+    month = Month(hass, freezer, entry, sim)
     if not await hass.config_entries.async_setup(entry.entry_id):
         msg = "setup failed"
         raise RuntimeError(msg)
@@ -340,6 +383,11 @@ async def test_month(
         "http_429": probe.statuses[429],
         **await _compare(hass, sim, plan),
         "checked_until": _cutoff(plan).isoformat(),
+        # Battery power (latest_telemetry, discharge positive) and home power against
+        # the truth of the interval each reading reports, once per reading.
+        "power_checks": len(month.power_errors["battery"]),
+        "battery_power_error_w": max(month.power_errors["battery"], default=None),
+        "home_power_error_w": max(month.power_errors["home"], default=None),
         "soc_staleness_p50_min": _percentile(month.staleness, 0.5),
         "soc_staleness_p95_min": _percentile(month.staleness, 0.95),
         "fast_cadence_min": probe.median_gap_min(

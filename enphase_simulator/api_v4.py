@@ -6,11 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import devices
+from . import battery, devices
 from .errors import SYSTEM_NOT_FOUND, ApiError, unprocessable
 from .keys import GRANT_KEY, simulator
-from .settings import effective_mode
-from .simulation import QUARTER
 from .system import Observation, SystemRuntime
 from .windows import local_date, local_midnight
 
@@ -115,15 +113,16 @@ async def summary(request: web.Request) -> web.Response:
         "last_interval_end_at": seen.last_energy_at(),
         "last_report_at": seen.last_report_at,
         "modules": spec.micros,
-        "operational_at": seen.runtime.operational_at,
+        "operational_at": None if seen.runtime.hide_operational_at else seen.runtime.operational_at,
         "size_w": spec.size_w,
+        "nmi": None,
         "source": "meter",
         "status": seen.status,
         "summary_date": today.isoformat(),
-        "battery_charge_w": 0 if last is None or not spec.has_battery else sim.charge[last] * 4,
-        "battery_discharge_w": 0
-        if last is None or not spec.has_battery
-        else sim.discharge[last] * 4,
+        # Ratings, not flows: the batteries' maximum charge and discharge power and
+        # their capacity (Enphase's documented example: 1280/1280/3360 for an IQ Battery 3T).
+        "battery_charge_w": battery.MAX_POWER_W if spec.has_battery else 0,
+        "battery_discharge_w": battery.MAX_POWER_W if spec.has_battery else 0,
         "battery_capacity_wh": spec.capacity_wh,
     }
     return web.json_response(body)
@@ -145,7 +144,11 @@ async def device_list(request: web.Request) -> web.Response:
 async def latest_telemetry(request: web.Request) -> web.Response:
     """`GET /systems/{id}/latest_telemetry`: meter and battery power at the last upload.
 
-    Fields are null when the gateway has been silent for seven days.
+    Each meter is listed once per channel (1-3); only channel 1 carries a
+    reading, the others have null `power` and `last_report_at`, as Enphase's
+    single-phase sites show. Fields are null when the gateway has been silent
+    for seven days. Battery power: discharge positive by default (see
+    `battery_power_sign`, UNCONFIRMED), `operational_mode` says which way it flows.
     """
     seen = observe(request)
     sim, spec = seen.sim, seen.runtime.spec
@@ -153,53 +156,67 @@ async def latest_telemetry(request: web.Request) -> web.Response:
     at = seen.last_report_at
     fresh = last is not None and at is not None and seen.now - at <= STALE_AFTER_S
     index = last if fresh else None
+    report = at if fresh else None
 
     def power(stream: list[int]) -> int | None:
         return None if index is None else stream[index] * 4
 
-    meters: list[dict[str, Any]] = [
-        {
-            "id": devices.meter_id(spec, 0),
-            "name": "production",
-            "channel": 1,
-            "power": power(sim.production),
-        }
-    ]
-    if spec.consumption_meter:
-        meters.append(
+    def channels(meter_id: int, name: str, reading: int | None) -> list[dict[str, Any]]:
+        return [
             {
-                "id": devices.meter_id(spec, 1),
-                "name": "consumption",
-                "channel": 1,
-                "power": power(sim.consumption),
+                "id": meter_id,
+                "name": name,
+                "channel": channel,
+                "last_report_at": report if channel == 1 else None,
+                "power": reading if channel == 1 else None,
             }
-        )
-    encharges: list[dict[str, Any]] = []
-    if spec.has_battery:
-        sign = simulator(request).battery_power_sign
-        net = None if index is None else (sim.discharge[index] - sim.charge[index]) * 4 * sign
-        mode = (
-            None
-            if index is None
-            else effective_mode(seen.runtime.timeline.at(interval_end(seen, index)))
-        )
-        encharges = [
-            {
-                "id": devices.encharge_id(spec, n),
-                "name": "IQ Battery 10T",
-                "channel": 1,
-                "power": None if net is None else net // spec.batteries,
-                "operational_mode": mode,
-            }
-            for n in range(spec.batteries)
+            for channel in (1, 2, 3)
         ]
-    report = at if fresh else None
-    for device in (*meters, *encharges):
-        device["last_report_at"] = report
-    body = {"system_id": spec.system_id, "devices": {"meters": meters, "encharges": encharges}}
+
+    meters = channels(devices.meter_id(spec, 0), "production", power(sim.production))
+    if spec.consumption_meter:
+        meters += channels(devices.meter_id(spec, 1), "consumption", power(sim.consumption))
+    body: dict[str, Any] = {
+        "system_id": spec.system_id,
+        "items": "devices",
+        "devices": {"meters": meters},
+    }
+    if spec.has_battery:
+        body["devices"]["encharges"] = _encharges(request, seen, index, report)
     return web.json_response(body)
 
 
-def interval_end(seen: Observation, index: int) -> int:
-    """Return the end epoch of interval `index` of the observed system."""
-    return seen.runtime.operational_at + (index + 1) * QUARTER
+def _encharges(
+    request: web.Request, seen: Observation, index: int | None, report: int | None
+) -> list[dict[str, Any]]:
+    """Return one latest-telemetry entry per battery, the site's flow shared evenly."""
+    sim, spec = seen.sim, seen.runtime.spec
+    net = None if index is None else (sim.discharge[index] - sim.charge[index]) * 4
+    if net is None:
+        mode = None
+    elif net > 0:
+        mode = "Discharging"
+    elif net < 0:
+        mode = "Charging"
+    else:
+        mode = "Idle"
+    sign = simulator(request).battery_power_sign
+    shares = [None] * spec.batteries if net is None else _shares(net, spec.batteries)
+    return [
+        {
+            "id": devices.encharge_id(spec, n),
+            "name": f"Encharge {devices.encharge_serial(spec, n)}",
+            "channel": 1,
+            "last_report_at": report,
+            "power": None if share is None else share * sign,
+            "operational_mode": mode,
+        }
+        for n, share in enumerate(shares)
+    ]
+
+
+def _shares(total: int, parts: int) -> list[int | None]:
+    """Split `total` into `parts` integers that add up to it exactly."""
+    base, extra = divmod(abs(total), parts)
+    sign = 1 if total >= 0 else -1
+    return [sign * (base + (1 if n < extra else 0)) for n in range(parts)]

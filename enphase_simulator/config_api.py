@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from .api_v4 import runtime_of
-from .errors import NO_ENCHARGES, unprocessable
+from .errors import GRID_NOT_REPORTED, NO_ENCHARGES, unprocessable
 from .keys import simulator
-from .settings import MODE_LABELS, SiteSettings, normalise_mode
+from .settings import MODE_LABELS, PUT_MODES, SiteSettings, mode_label
 from .system import SystemRuntime
 
 ENABLED = {"enabled": True, "disabled": False}
@@ -58,7 +58,7 @@ def _only(body: dict[str, Any], allowed: set[str], read_only: set[str]) -> None:
 def _battery_doc(runtime: SystemRuntime, settings: SiteSettings) -> dict[str, Any]:
     return {
         "system_id": runtime.spec.system_id,
-        "battery_mode": MODE_LABELS[settings.mode],
+        "battery_mode": mode_label(settings.mode),
         "reserve_soc": settings.reserve_soc,
         "energy_independence": _flag(settings.energy_independence),
         "charge_from_grid": _flag(settings.charge_from_grid),
@@ -80,8 +80,16 @@ def _enabled(body: dict[str, Any], name: str) -> bool:
     return ENABLED[value.lower()]
 
 
-def battery_changes(body: dict[str, Any], shutdown_level: int) -> dict[str, Any]:
-    """Validate a battery_settings PUT body and return the setting changes."""
+def battery_changes(
+    body: dict[str, Any], shutdown_level: int, current_mode: str | None = None
+) -> dict[str, Any]:
+    """Validate a battery_settings PUT body and return the setting changes.
+
+    `battery_mode` is case sensitive: exactly "Savings Mode", "Self-consumption" or
+    "Full Backup", as documented; anything else is refused with 422. A mode outside
+    those that the site is in now (set in the apps, e.g. "AI Optimisation") is taken
+    back under its own label (UNCONFIRMED: a restore of the mode Enphase reported).
+    """
     _only(
         body,
         {"battery_mode", "reserve_soc", "energy_independence"},
@@ -90,7 +98,9 @@ def battery_changes(body: dict[str, Any], shutdown_level: int) -> dict[str, Any]
     changes: dict[str, Any] = {}
     if "battery_mode" in body:
         raw = body["battery_mode"]
-        mode = normalise_mode(raw) if isinstance(raw, str) else None
+        mode = PUT_MODES.get(raw) if isinstance(raw, str) else None
+        if mode is None and current_mode not in MODE_LABELS and raw == current_mode:
+            mode = current_mode
         if mode is None:
             msg = "Invalid battery_mode"
             raise unprocessable(msg)
@@ -109,22 +119,45 @@ def battery_changes(body: dict[str, Any], shutdown_level: int) -> dict[str, Any]
 async def put_battery_settings(request: web.Request) -> web.Response:
     """`PUT …/battery_settings`: accept new settings, echo what is now requested."""
     runtime = _battery_runtime(request)
-    changes = battery_changes(await _json_object(request), runtime.spec.shutdown_level)
+    changes = battery_changes(
+        await _json_object(request),
+        runtime.spec.shutdown_level,
+        runtime.timeline.requested().mode,
+    )
     simulator(request).request_settings(runtime.spec.system_id, changes)
     return web.json_response(_battery_doc(runtime, runtime.timeline.requested()))
 
 
-def _storm_doc(runtime: SystemRuntime, now: int) -> dict[str, Any]:
+def _storm_doc(runtime: SystemRuntime, now: int, *, echo: bool = False) -> dict[str, Any]:
+    """Storm guard as Enphase shows it: `storm_alert` is the string "true"/"false".
+
+    A PUT's echo of an enabled storm guard reads "Enabled (Inactive)" (or
+    "Enabled (Active)" during an alert), as in Enphase's documented example.
+    """
+    settings = runtime.settings_at(now)
+    enabled = runtime.timeline.requested().storm_guard
+    status = _flag(enabled)
+    if echo and enabled:
+        status = "Enabled (Active)" if settings.storm_alert else "Enabled (Inactive)"
     return {
         "system_id": runtime.spec.system_id,
-        "storm_guard_status": _flag(runtime.timeline.requested().storm_guard),
-        "storm_alert": runtime.settings_at(now).storm_alert,
+        "storm_guard_status": status,
+        "storm_alert": "true" if settings.storm_alert else "false",
     }
+
+
+def _reported_runtime(request: web.Request) -> SystemRuntime:
+    """Return the battery system, or 422 while its site has not reported yet."""
+    runtime = _battery_runtime(request)
+    now = simulator(request).now_ts()
+    if not runtime.site_reported or runtime.gateway.last_upload(now) is None:
+        raise unprocessable(GRID_NOT_REPORTED)
+    return runtime
 
 
 async def get_storm_guard(request: web.Request) -> web.Response:
     """`GET …/storm_guard`: storm guard as requested and whether an alert is on."""
-    runtime = _battery_runtime(request)
+    runtime = _reported_runtime(request)
     return web.json_response(_storm_doc(runtime, simulator(request).now_ts()))
 
 
@@ -137,15 +170,24 @@ async def put_storm_guard(request: web.Request) -> web.Response:
     sim.request_settings(
         runtime.spec.system_id, {"storm_guard": _enabled(body, "storm_guard_status")}
     )
-    return web.json_response(_storm_doc(runtime, sim.now_ts()))
+    return web.json_response(_storm_doc(runtime, sim.now_ts(), echo=True))
 
 
 async def get_grid_status(request: web.Request) -> web.Response:
-    """`GET …/grid_status`: whether the site is on or off grid now."""
-    runtime = _battery_runtime(request)
-    on = runtime.settings_at(simulator(request).now_ts()).grid_on
+    """`GET …/grid_status`: "On Grid", "Off Grid" or "Unknown", and the last report."""
+    runtime = _reported_runtime(request)
+    now = simulator(request).now_ts()
+    if runtime.grid_state_unknown:
+        state = "Unknown"
+    else:
+        state = "On Grid" if runtime.settings_at(now).grid_on else "Off Grid"
+    upload = runtime.gateway.last_upload(now)
     return web.json_response(
-        {"system_id": runtime.spec.system_id, "grid_state": "On Grid" if on else "Off Grid"}
+        {
+            "system_id": runtime.spec.system_id,
+            "grid_state": state,
+            "last_report_date": None if upload is None else upload.at,
+        }
     )
 
 

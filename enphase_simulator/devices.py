@@ -21,10 +21,15 @@ def encharge_id(spec: SystemSpec, n: int) -> int:
     return spec.system_id * 1000 + 200 + n
 
 
+def encharge_serial(spec: SystemSpec, n: int) -> str:
+    """Serial number of battery `n`."""
+    return _serial(spec, 3, n)
+
+
 def inventory(
     spec: SystemSpec, last_report_at: int | None, status: str
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return the active devices of `spec`, grouped as Enphase groups them."""
+    """Return the active devices of `spec`, grouped as Enphase groups them (no empty group)."""
     common = {"last_report_at": last_report_at, "status": status, "active": True}
     micros = [
         {
@@ -43,12 +48,12 @@ def inventory(
     meters = [
         {
             "id": meter_id(spec, 0),
-            "name": "Production Meter",
+            "name": "production",
             "serial_number": f"{gateway_serial}EIM1",
             "part_number": "800-00654-r08",
-            "sku": "ENV-IQ-AM1-240",
-            "model": "IQ Gateway",
-            "product_name": "Production Meter",
+            "sku": None,
+            "model": "Envoy-S-Metered-NA",
+            "product_name": "Envoy-S-Metered-NA",
             "state": "enabled",
             "config_type": "Production",
             **common,
@@ -58,12 +63,12 @@ def inventory(
         meters.append(
             {
                 "id": meter_id(spec, 1),
-                "name": "Consumption Meter",
+                "name": "consumption",
                 "serial_number": f"{gateway_serial}EIM2",
                 "part_number": "800-00654-r08",
-                "sku": "ENV-IQ-AM1-240",
-                "model": "IQ Gateway",
-                "product_name": "Consumption Meter",
+                "sku": None,
+                "model": "Envoy-S-Metered-NA",
+                "product_name": "Envoy-S-Metered-NA",
                 "state": "enabled",
                 "config_type": "Net",
                 **common,
@@ -72,7 +77,7 @@ def inventory(
     gateways = [
         {
             "id": spec.system_id * 1000 + 300,
-            "name": "IQ Gateway",
+            "name": f"Gateway {gateway_serial}",
             "serial_number": gateway_serial,
             "part_number": "800-00654-r08",
             "sku": "ENV-IQ-AM1-240",
@@ -85,23 +90,16 @@ def inventory(
     encharges = [
         {
             "id": encharge_id(spec, n),
-            "name": "IQ Battery 10T",
-            "serial_number": _serial(spec, 3, n),
+            "name": f"IQ Battery {encharge_serial(spec, n)}",
+            "serial_number": encharge_serial(spec, n),
             "part_number": "836-00750-r31",
             "sku": "ENCHARGE-10T-1P-NA",
-            "model": "IQ Battery 10T",
+            "model": "",
             "product_name": "IQ Battery 10T",
             **common,
         }
         for n in range(spec.batteries)
     ]
-    return {
-        "micros": micros,
-        "meters": meters,
-        "gateways": gateways,
-        "q_relays": [],
-        "acbs": [],
-        "encharges": encharges,
-        "enpowers": [],
-        "ev_chargers": [],
-    }
+    groups = {"micros": micros, "meters": meters, "gateways": gateways, "encharges": encharges}
+    # Enphase leaves out the groups a system has no device of.
+    return {name: group for name, group in groups.items() if group}

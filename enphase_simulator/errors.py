@@ -16,21 +16,24 @@ MESSAGES = {
     503: "Service Unavailable",
 }
 DEFAULT_DETAILS = {
-    401: "Not Authorized",
+    401: "User is not authorized",
     403: "Forbidden",
     404: "Not Found",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
-    500: "Unable to fetch data",
+    500: "unable to fetch data",
     503: "Service Unavailable",
 }
-TOKEN_INVALID = "Access token is invalid or expired"  # noqa: S105 - an error text
-KEY_INVALID = "Invalid API key"
+# Enphase's documented 401 body is the same whatever the reason (bad or expired
+# token, unknown key, endpoint outside the plan): nothing here tells them apart.
+NOT_AUTHORIZED = "User is not authorized"
+TOKEN_INVALID = NOT_AUTHORIZED
+KEY_INVALID = NOT_AUTHORIZED
 KEY_MISMATCH = "API Key -Client mismatch"
-NOT_AUTHORIZED = "Not Authorized"
 SYSTEM_NOT_FOUND = "System not found"
 BAD_RANGE = "Requested date range is invalid for this system"
 NO_ENCHARGES = "System doesn't have encharges"
+GRID_NOT_REPORTED = "grid_state not available as the site has not reported yet"
 
 
 def error_body(status: int, details: str | None = None) -> dict[str, object]:

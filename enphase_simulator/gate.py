@@ -61,7 +61,7 @@ def unrouted(request: web.Request) -> web.Response | None:
     if exception is None:
         return None
     if exception.status == web.HTTPMethodNotAllowed.status_code:
-        body = {"reason": "Method Not Allowed", "message": [f"{request.method} is not supported"]}
+        body = {"reason": "405", "message": ["Method not allowed"]}
         return web.json_response(body, status=exception.status)
     return error_response(404, "Not Found")
 

@@ -41,6 +41,12 @@ def _lifetime(
         }
         for name, series in fields.items():
             body[name] = daily_sums(seen, series(seen.sim), days) if available(spec) else []
+        if "production" in fields:
+            # The production meter counted from the first day; the micros' own count
+            # is the same energy here (no metering gap is modelled).
+            body["meter_start_date"] = body["start_date"]
+            body["micro_production"] = list(body["production"])
+            body["meter_production"] = list(body["production"])
         body["meta"] = seen.meta()
         return web.json_response(body)
 

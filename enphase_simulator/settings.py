@@ -15,6 +15,12 @@ MODE_LABELS = {
     SAVINGS: "Savings Mode",
     FULL_BACKUP: "Full Backup",
 }
+# The battery_settings PUT is case sensitive and takes exactly these spellings.
+PUT_MODES = {
+    "Self-consumption": SELF_CONSUMPTION,
+    "Savings Mode": SAVINGS,
+    "Full Backup": FULL_BACKUP,
+}
 _MODE_KEYS = {
     "selfconsumption": SELF_CONSUMPTION,
     "savingsmode": SAVINGS,
@@ -25,6 +31,20 @@ _MODE_KEYS = {
 def normalise_mode(raw: str) -> str | None:
     """Map any spelling Enphase uses ("Self - Consumption", "self-consumption"…) to a mode."""
     return _MODE_KEYS.get(re.sub(r"[\s_-]+", "", raw.lower()))
+
+
+def mode_label(mode: str) -> str:
+    """Return how the GET spells `mode`; a mode the simulator does not model keeps its text.
+
+    Enphase's apps offer modes outside the documented three (e.g. "AI Optimisation"):
+    such a mode is stored as its own label and behaves like self-consumption.
+    """
+    return MODE_LABELS.get(mode, mode)
+
+
+def mode_from_label(label: str) -> str:
+    """Return the mode key of a documented label, else the label itself (an unknown mode)."""
+    return PUT_MODES.get(label) or normalise_mode(label) or label
 
 
 @dataclass(frozen=True, slots=True)

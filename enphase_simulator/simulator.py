@@ -19,7 +19,7 @@ from .events import HealthModel
 from .faults import Fault, FaultInjector, make_fault
 from .gateway import OutageWindow
 from .quota import QuotaTracker
-from .settings import MODE_LABELS, SiteSettings
+from .settings import SiteSettings, mode_from_label, mode_label
 from .simulation import QUARTER
 from .system import SystemRuntime
 from .tokens import TokenPair, TokenStore
@@ -35,7 +35,7 @@ class UnknownError(LookupError):
 
 def settings_json(settings: SiteSettings) -> dict[str, Any]:
     """Return settings as the admin API shows them."""
-    return {**asdict(settings), "battery_mode": MODE_LABELS[settings.mode]}
+    return {**asdict(settings), "battery_mode": mode_label(settings.mode)}
 
 
 class Simulator:
@@ -183,7 +183,7 @@ class Simulator:
             "enl_cid": COMPANY_ID,
             "enl_password_last_changed": str(changed),
             "is_internal_app": False,
-            "app_type": "partner",
+            "app_type": "system",
             "jti": pair.jti,
         }
 
@@ -299,6 +299,38 @@ class Simulator:
     def set_grid(self, system_id: int, *, on: bool) -> None:
         """Connect or disconnect the system from the grid, from now on."""
         self.change_settings(system_id, {"grid_on": on}, delay=0)
+
+    def set_battery_mode(self, system_id: int, label: str) -> None:
+        """Put the site in mode `label` from now, as Enphase's apps could.
+
+        A documented label ("Self - Consumption", "Savings Mode", "Full Backup" or a
+        PUT spelling) selects that mode; any other text (e.g. "AI Optimisation") is a
+        mode the API does not document: the GET shows it as is, the battery behaves
+        as in self-consumption.
+        """
+        self.change_settings(system_id, {"mode": mode_from_label(label)}, delay=0)
+
+    def set_site_shape(
+        self,
+        system_id: int,
+        *,
+        reported: bool | None = None,
+        grid_unknown: bool | None = None,
+        operational_at_null: bool | None = None,
+    ) -> None:
+        """Model documented quirks of a site (Python control only, not saved).
+
+        `reported=False`: the site has not reported yet, grid_status and storm_guard
+        answer 422. `grid_unknown`: grid_status reads "Unknown".
+        `operational_at_null`: the summary's operational_at is null.
+        """
+        runtime = self.system(system_id)
+        if reported is not None:
+            runtime.site_reported = reported
+        if grid_unknown is not None:
+            runtime.grid_state_unknown = grid_unknown
+        if operational_at_null is not None:
+            runtime.hide_operational_at = operational_at_null
 
     def set_storm_alert(self, system_id: int, *, active: bool) -> None:
         """Raise or clear a storm alert (acts as full backup when storm guard is on)."""

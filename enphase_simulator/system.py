@@ -44,6 +44,13 @@ class SystemRuntime:
         self.sim = SystemSim(spec, seed, operational_at, self.timeline)
         self.gateway = Gateway(seed, spec.system_id, connection_type, operational_at)
         self.loads: list[dict[str, Any]] = [dict(load) for load in DEFAULT_LOADS]
+        # Python control only (not in the state file): shapes Enphase shows for some sites.
+        self.hide_operational_at = False
+        """The summary's `operational_at` is null (documented for some sites)."""
+        self.site_reported = True
+        """False: grid_status and storm_guard answer 422 "site has not reported yet"."""
+        self.grid_state_unknown = False
+        """grid_status reads "Unknown"."""
 
     def observe(self, now: int) -> Observation:
         """Simulate up to `now` and return what the cloud knows at `now`."""
@@ -108,11 +115,18 @@ class Observation:
         return self.runtime.gateway.status(self.now)
 
     def last_energy_at(self) -> int | None:
-        """End of the last reported interval that had production."""
+        """When the last reported production was read: an arbitrary second, not a quarter hour.
+
+        Enphase's recordings show a second a few minutes after the end of the last
+        interval with production (never after the upload).
+        """
         production = self.sim.production
         for index in range(self.reported - 1, -1, -1):
             if production[index] > 0:
-                return self.runtime.operational_at + (index + 1) * QUARTER
+                end = self.runtime.operational_at + (index + 1) * QUARTER
+                offset = (index * 7_919 + self.runtime.spec.system_id) % 300
+                upload = self.last_report_at
+                return end + offset if upload is None else min(end + offset, upload)
         return None
 
     def meta(self) -> dict[str, Any]:

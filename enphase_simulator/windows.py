@@ -20,6 +20,10 @@ class Window:
     granularity: str
     start: int
     end: int
+    echo_start: int = 0
+    """`start_at` as the answer shows it: the value requested (or the default start)."""
+    echo_end: int = 0
+    """`end_at` as the answer shows it: `min(now, echo_start + granularity)`."""
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> int:
@@ -48,6 +52,8 @@ def parse_window(
     `start_at` wins over `start_date`; the start is floored to `step` (the
     interval length), must be within two years and not in the future, and is
     clamped to `operational_at`. The window ends at `min(now, start + size)`.
+    The answer echoes the requested start (Enphase's recordings show the
+    requested second, not a quarter hour).
     """
     granularity = query.get("granularity", "day")
     size = GRANULARITIES.get(granularity)
@@ -65,8 +71,11 @@ def parse_window(
         start = local_midnight(local_date(now, zone), zone)
     if start < now - MAX_AGE_S or start > now:
         raise ApiError(422, BAD_RANGE)
+    requested = start
     start = max(start - start % step, operational_at)
-    return Window(granularity, start, min(now, start + size))
+    # A start clamped to the first report ends its window a granularity after that.
+    shown_end = max(requested, start) + size
+    return Window(granularity, start, min(now, start + size), requested, min(now, shown_end))
 
 
 def day_range(

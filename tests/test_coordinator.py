@@ -333,7 +333,9 @@ async def test_setup_reads_the_systems_and_settings_once(
 ) -> None:
     """Setup's first refresh lists the systems and probes battery control, once each."""
     assert init_integration.state is ConfigEntryState.LOADED
-    assert endpoint_calls(simulator, SYSTEMS_CALLS) == 1
+    # Below Megawatt the probe's generic 401 is confirmed as the plan by a second
+    # (plan-free) systems call with the same token.
+    assert endpoint_calls(simulator, SYSTEMS_CALLS) == (1 if plan == "megawatt" else 2)
     # Enphase does not count a call outside the plan; the budget counts its answer.
     responses = init_integration.runtime_data.budget.as_diagnostics()["responses"]
     assert sum(responses["battery_settings"].values()) == 1
@@ -380,12 +382,12 @@ async def test_setup_goes_on_when_the_minute_ends_after_the_systems_list(
     An account with more systems than one minute of the plan can read would
     otherwise never finish setting up.
     """
-    # Seven of the minute's ten calls are spent: the systems list, the battery
-    # system's devices and control probe fit (Enphase refuses the probe as outside
-    # the plan and does not count it), and the second system's devices; the
-    # summaries do not.
+    # Six of the minute's ten calls are spent: the systems list, the battery
+    # system's devices and control probe (Enphase refuses it as outside the plan and
+    # does not count it), the probe's plan check (a plan-free call) and the second
+    # system's devices fit; the summaries do not.
     spent = (START - timedelta(seconds=30)).timestamp()
-    store, data = stored_budget(API_KEY, used=7, recent=[spent] * 7)
+    store, data = stored_budget(API_KEY, used=6, recent=[spent] * 6)
     hass_storage[store] = data
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
@@ -399,3 +401,97 @@ async def test_setup_goes_on_when_the_minute_ends_after_the_systems_list(
     state = hass.states.get("sensor.texas_ranch_solar_power")
     assert state is not None
     assert state.state != STATE_UNAVAILABLE
+
+
+# --- fidelity: what Enphase really answers (issue 9) -----------------------------
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_a_site_that_has_not_reported_fails_only_its_own_reads(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """grid_status and storm_guard answer 422 before a report: the round goes on."""
+    simulator.sim.set_site_shape(BATTERY_SYSTEM, reported=False)
+    simulator.sim.set_grid(BATTERY_SYSTEM, on=False)
+    before = coordinator.data.systems[BATTERY_SYSTEM]
+    await _poll(hass, freezer, coordinator)
+    assert coordinator.last_update_success
+    after = coordinator.data.systems[BATTERY_SYSTEM]
+    # The battery settings were still read; the failed reads keep what was known.
+    assert after.config_fetched_at == dt_util.utcnow()
+    assert after.grid_status == before.grid_status
+    assert after.summary is not None
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_grid_unknown_and_an_unknown_mode(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Neither a grid state "Unknown" nor a mode we do not know breaks a poll."""
+    simulator.sim.set_site_shape(BATTERY_SYSTEM, grid_unknown=True)
+    simulator.sim.set_battery_mode(BATTERY_SYSTEM, "AI Optimisation")
+    await _poll(hass, freezer, coordinator)
+    assert coordinator.last_update_success
+    snapshot = coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.grid_status is not None
+    assert snapshot.grid_status.on_grid is None
+    assert snapshot.battery_settings is not None
+    assert snapshot.battery_settings.mode == "AI Optimisation"
+    grid = hass.states.get("sensor.casa_solar_grid")
+    assert grid is not None
+    assert grid.state == "unknown"
+    mode = hass.states.get("select.casa_solar_battery_mode")
+    assert mode is not None
+    assert mode.state == "unknown"
+    assert mode.attributes["enphase_mode"] == "AI Optimisation"
+
+
+@pytest.mark.parametrize("plan", ["megawatt"])
+async def test_an_expired_token_is_a_reauth_not_the_plan(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    coordinator: EnphaseCloudCoordinator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Every call refused with the generic 401: reauth, and control is not called denied.
+
+    (A 401 on a config endpoint alone is told apart by the client's plan-free call:
+    see tests/api/test_client.py and test_client_simulator.py.)
+    """
+    simulator.sim.expire_access_tokens()
+    await _poll(hass, freezer, coordinator)
+    assert not coordinator.last_update_success
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert coordinator.data.systems[BATTERY_SYSTEM].control_permitted
+
+
+async def test_battery_power_is_the_live_flow_not_the_rating(
+    hass: HomeAssistant, simulator: SimHarness, coordinator: EnphaseCloudCoordinator
+) -> None:
+    """Battery power from latest_telemetry; home power = production + grid + battery."""
+    snapshot = coordinator.data.systems[BATTERY_SYSTEM]
+    assert snapshot.telemetry is not None
+    reported = snapshot.telemetry.encharges[0].last_report_at
+    assert reported is not None
+    truth = [
+        row for row in simulator.sim.truth(BATTERY_SYSTEM) if row["end_at"] <= reported.timestamp()
+    ][-1]
+    battery = hass.states.get("sensor.casa_solar_battery_power")
+    home = hass.states.get("sensor.casa_solar_home_power")
+    grid = hass.states.get("sensor.casa_solar_grid_power")
+    solar = hass.states.get("sensor.casa_solar_solar_power")
+    assert battery is not None
+    assert home is not None
+    assert grid is not None
+    assert solar is not None
+    assert int(battery.state) == (truth["discharge"] - truth["charge"]) * 4
+    assert int(home.state) == truth["consumption"] * 4
+    assert int(grid.state) == (truth["import"] - truth["export"]) * 4
+    assert int(home.state) == int(solar.state) + int(grid.state) + int(battery.state)

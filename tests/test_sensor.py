@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, Platform
@@ -27,6 +27,18 @@ def only_sensors() -> object:
         yield
 
 
+@pytest.fixture
+def enabled_by_default() -> object:
+    """Create the disabled-by-default sensors too, to snapshot every one."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("enabled_by_default")
 async def test_sensors(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,

@@ -55,7 +55,7 @@ from .api.errors import (
     EnphaseServerError,
     EnphaseUnprocessable,
 )
-from .api.models import BatteryMode, BatterySettings
+from .api.models import AnyBatteryMode, BatteryMode, BatterySettings, mode_key
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ class CommandValidationError(ValueError):
 class SettingsSnapshot:
     """Battery settings to put back when a command ends (or seen in force)."""
 
-    mode: BatteryMode
+    mode: AnyBatteryMode
+    """A mode this integration does not know keeps Enphase's text, to be put back as is."""
     reserve_soc: int
 
 
@@ -207,7 +208,7 @@ class BatterySettingsApi(Protocol):
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
     ) -> BatterySettings:
         """Change the given battery settings."""
@@ -414,7 +415,7 @@ class CommandEngine:
                 _check_shutdown(target_reserve, system.shutdown_level)
 
             if kind is CommandKind.DISCHARGE:
-                mode: BatteryMode | None = BatteryMode.SELF_CONSUMPTION
+                mode: AnyBatteryMode | None = BatteryMode.SELF_CONSUMPTION
             elif system.busy():
                 # A discharge before may have switched the mode: a hold keeps the
                 # original one, so send it back along with the new reserve.
@@ -614,7 +615,7 @@ class CommandEngine:
             "command (mode %s, reserve %s %%); the command ends and the earlier settings "
             "are not restored",
             system_id,
-            seen.mode.value,
+            mode_key(seen.mode),
             seen.reserve_soc,
         )
         self._override(system_id, system, now, EndReason.CHANGED_ELSEWHERE)

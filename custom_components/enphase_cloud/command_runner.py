@@ -27,7 +27,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api import BatteryMode, BatterySettings, EnphaseClient, StormGuard
+from .api import AnyBatteryMode, BatteryMode, BatterySettings, EnphaseClient, StormGuard, mode_key
 from .api.const import Endpoint
 from .command_engine import (
     BatterySettingsApi,
@@ -112,7 +112,7 @@ class PublishingBatteryApi:
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
     ) -> BatterySettings:
         """Change the battery settings and publish what Enphase accepted."""
@@ -234,7 +234,7 @@ class BatteryCommander:
             "started": command.sent_at if command else None,
             "effective_from": command.effective_from if command else None,
             "ends_at": command.ends_at if command else None,
-            "restore_to_mode": restore_to.mode.value if restore_to else None,
+            "restore_to_mode": mode_key(restore_to.mode) if restore_to else None,
             "restore_to_reserve": restore_to.reserve_soc if restore_to else None,
             "restore_failing_since": status.restore_failing_since,
             "last_end_reason": status.last_end_reason.value if status.last_end_reason else None,
@@ -256,7 +256,7 @@ class BatteryCommander:
             "system_id": system_id,
             "state": status.state(self._now()).value,
             "restore_to": (
-                {"mode": restore_to.mode.value, "reserve_soc": restore_to.reserve_soc}
+                {"mode": mode_key(restore_to.mode), "reserve_soc": restore_to.reserve_soc}
                 if restore_to
                 else None
             ),
@@ -576,8 +576,9 @@ def _local_text(when: datetime) -> str:
     return dt_util.as_local(when).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _mode_name(mode: BatteryMode) -> str:
-    return MODE_NAMES.get(mode, str(mode))
+def _mode_name(mode: AnyBatteryMode) -> str:
+    # An unknown mode is shown as Enphase spells it.
+    return MODE_NAMES.get(mode, mode) if isinstance(mode, BatteryMode) else mode
 
 
 @callback

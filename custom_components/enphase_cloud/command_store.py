@@ -13,7 +13,7 @@ from datetime import datetime
 import logging
 from typing import Any, Final, TypeIs
 
-from .api.models import BatteryMode
+from .api.models import mode_from_key, mode_key
 from .command_engine import (
     Command,
     CommandEngine,
@@ -138,12 +138,12 @@ def _opt_int_from(value: object) -> int | None:
 
 
 def _snapshot_to_dict(snapshot: SettingsSnapshot) -> dict[str, Any]:
-    return {"mode": snapshot.mode.value, "reserve_soc": snapshot.reserve_soc}
+    return {"mode": mode_key(snapshot.mode), "reserve_soc": snapshot.reserve_soc}
 
 
 def _snapshot_from_dict(data: Mapping[str, Any]) -> SettingsSnapshot:
     return SettingsSnapshot(
-        mode=BatteryMode(data["mode"]), reserve_soc=_int_from(data["reserve_soc"])
+        mode=mode_from_key(data["mode"]), reserve_soc=_int_from(data["reserve_soc"])
     )
 
 

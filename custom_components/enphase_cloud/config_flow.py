@@ -73,13 +73,21 @@ def _api_key_schema(api_key: str = "", plan: str = DEFAULT_PLAN) -> probatio.Sch
     )
 
 
-async def _async_validate(client: EnphaseClient) -> tuple[list[System], str | None]:
-    """List the account's systems with a real call; return them and an error key."""
+async def _async_validate(  # noqa: PLR0911 - one answer per error kind
+    client: EnphaseClient, *, fresh_login: bool = False
+) -> tuple[list[System], str | None]:
+    """List the account's systems with a real call; return them and an error key.
+
+    Enphase's 401 body does not say whether the token or the key was refused; with
+    a token issued moments ago (`fresh_login`) it is the key.
+    """
     try:
         systems = await client.async_get_systems()
     except EnphaseApiKeyError as err:
         return [], "api_key_mismatch" if err.mismatch else "invalid_api_key"
     except EnphaseAuthError:
+        if fresh_login:
+            return [], "invalid_api_key"
         return [], "invalid_auth"
     except EnphaseRateLimited:
         return [], "rate_limited"
@@ -218,7 +226,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
             base_url=base_url(),
             limiter=await async_get_budget(self.hass, self._api_key or "", Plan(self._plan)),
         )
-        systems, error = await _async_validate(client)
+        systems, error = await _async_validate(client, fresh_login=True)
         if error == "no_systems":
             return self.async_abort(reason="no_systems")
         if error is not None:

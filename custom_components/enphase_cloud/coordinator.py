@@ -22,7 +22,9 @@ from homeassistant.util import dt as dt_util
 
 from .api import (
     BatterySettings,
+    EnphaseAuthError,
     EnphaseClient,
+    EnphaseConnectionError,
     EnphaseError,
     EnphasePlanError,
     EnphaseRateLimited,
@@ -50,6 +52,8 @@ from .interval_fetch import (
 from .statistics_writer import StatisticsImporter
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from homeassistant.core import HomeAssistant
 
     from .data import EnphaseCloudConfigEntry
@@ -93,13 +97,19 @@ def _no_upload_since_battery_read(snapshot: SystemSnapshot, now: datetime) -> bo
     )
 
 
-def _live_calls(snapshot: SystemSnapshot) -> int:
-    """Return the calls a bulk round makes for a system's power sensors.
+def _needs_latest_telemetry(snapshot: SystemSnapshot) -> bool:
+    """Return whether the bulk round reads latest_telemetry for this system.
 
-    The summary, and the latest telemetry only for a consumption meter's power:
-    production power is in the summary too, battery power in the summary alone.
+    For a consumption meter's power, and for the batteries' power: latest_telemetry
+    is the only place Enphase reports it live (the summary's battery watts are
+    ratings). Production power alone is in the summary.
     """
-    return 2 if snapshot.has_consumption_meter else 1
+    return snapshot.has_consumption_meter or snapshot.has_battery
+
+
+def _live_calls(snapshot: SystemSnapshot) -> int:
+    """Return the calls a bulk round makes for a system's power sensors (see above)."""
+    return 2 if _needs_latest_telemetry(snapshot) else 1
 
 
 class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
@@ -343,7 +353,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             summary = await self.client.async_get_summary(system_id)
             telemetry = (
                 await self.client.async_get_latest_telemetry(system_id)
-                if snapshot.has_consumption_meter
+                if _needs_latest_telemetry(snapshot)
                 else None
             )
             self._systems[system_id] = replace(
@@ -376,15 +386,23 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     ) -> None:
         """Read the battery settings (unless given), storm guard and grid status.
 
-        A plan refusal (the plan was downgraded at Enphase while the options still
-        name a bigger one) ends control for the system, raises the plan issue (see
+        Each read fails alone: a site that has not reported answers 422 on grid
+        status and storm guard, and that must not cost the battery settings or the
+        rest of the round. A failed read keeps what was known. A dead token or a
+        rate limit still ends the round (they concern every call). A plan refusal
+        (the plan was downgraded at Enphase while the options still name a bigger
+        one) ends control for the system, raises the plan issue (see
         `command_runner`) and leaves monitoring untouched.
         """
+        client = self.client
+        read = self._config_read
         try:
             if settings is None:
-                settings = await self.client.async_get_battery_settings(system_id)
-            storm_guard = await self.client.async_get_storm_guard(system_id)
-            grid_status = await self.client.async_get_grid_status(system_id)
+                settings = await read(
+                    system_id, "battery_settings", client.async_get_battery_settings
+                )
+            storm_guard = await read(system_id, "storm_guard", client.async_get_storm_guard)
+            grid_status = await read(system_id, "grid_status", client.async_get_grid_status)
         except EnphasePlanError:
             LOGGER.warning(
                 "The Enphase plan no longer permits battery control of system %s; "
@@ -395,13 +413,28 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 self._systems[system_id], control_permitted=False, control_denied_by_plan=True
             )
             return
+        snapshot = self._systems[system_id]
         self._systems[system_id] = replace(
-            self._systems[system_id],
-            battery_settings=settings,
-            storm_guard=storm_guard,
-            grid_status=grid_status,
+            snapshot,
+            battery_settings=settings or snapshot.battery_settings,
+            storm_guard=storm_guard or snapshot.storm_guard,
+            grid_status=grid_status or snapshot.grid_status,
             config_fetched_at=now,
         )
+
+    @staticmethod
+    async def _config_read[T](
+        system_id: int, what: str, fetch: Callable[[int], Awaitable[T]]
+    ) -> T | None:
+        """Return one configuration read, or None when only that read failed."""
+        try:
+            return await fetch(system_id)
+        except EnphaseAuthError, EnphaseRateLimited, EnphaseConnectionError, EnphasePlanError:
+            # These concern every call, or (the plan) end control for the system.
+            raise
+        except EnphaseError as err:
+            LOGGER.debug("Reading %s of system %s failed: %s", what, system_id, err)
+            return None
 
     def async_set_config(
         self,

@@ -9,7 +9,7 @@ from homeassistant.components.select import SelectEntity, SelectEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .api import BatteryMode, BatterySettings, EnphaseClient
+from .api import BatteryMode, BatterySettings, EnphaseClient, known_mode
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .entity import EnphaseBatteryControlEntity, async_add_battery_controls
 from .helpers import translate_errors
@@ -31,7 +31,12 @@ SELECTS: tuple[EnphaseSelectEntityDescription, ...] = (
         key="battery_mode",
         translation_key="battery_mode",
         options=[mode.value for mode in BatteryMode],
-        value_fn=lambda s: s.battery_settings.mode.value if s.battery_settings else None,
+        # A mode this integration does not know shows as no option (unknown).
+        value_fn=lambda s: (
+            mode.value
+            if s.battery_settings and (mode := known_mode(s.battery_settings.mode))
+            else None
+        ),
         set_fn=lambda client, system_id, option: client.async_set_battery_settings(
             system_id, mode=BatteryMode(option)
         ),
@@ -48,6 +53,14 @@ class EnphaseBatterySelect(EnphaseBatteryControlEntity, SelectEntity):
     def current_option(self) -> str | None:
         """Return the option in force."""
         return self.entity_description.value_fn(self.snapshot)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, str] | None:
+        """Name a mode Enphase reports that is none of the options (e.g. "AI Optimisation")."""
+        settings = self.snapshot.battery_settings
+        if settings is None or known_mode(settings.mode) is not None:
+            return None
+        return {"enphase_mode": str(settings.mode)}
 
     @translate_errors
     async def async_select_option(self, option: str) -> None:

@@ -44,19 +44,27 @@ class EnphaseSensorEntityDescription(SensorEntityDescription):
 
 
 def _grid_power(s: SystemSnapshot) -> int | None:
-    """Import positive: what the home draws beyond solar and battery."""
+    """Import positive: what the home draws beyond solar and battery.
+
+    Home = production + grid + battery (discharge positive), with the consumption
+    meter read as the home's load (see `_battery_power` and the README).
+    """
     t = s.telemetry
     if t is None or t.consumption_power is None or t.production_power is None:
         return None
-    return t.consumption_power - t.production_power - (_battery_power(s) or 0)
+    battery = _battery_power(s)
+    if s.has_battery and battery is None:
+        return None
+    return t.consumption_power - t.production_power - (battery or 0)
 
 
 def _battery_power(s: SystemSnapshot) -> int | None:
-    """Discharge positive, from the summary's unambiguous charge and discharge fields."""
-    summary = s.summary
-    if summary is None or summary.battery_discharge_w is None or summary.battery_charge_w is None:
-        return None
-    return summary.battery_discharge_w - summary.battery_charge_w
+    """Discharge positive, charge negative: latest_telemetry's batteries summed.
+
+    The summary's battery watts are ratings (maximum power), never the flow; each
+    battery's sign is taken from its operational mode (see `BatteryReading`).
+    """
+    return s.telemetry.battery_power if s.telemetry else None
 
 
 def _production_power(s: SystemSnapshot) -> int | None:
@@ -70,7 +78,8 @@ def _wh_to_kwh(value: int | None) -> float | None:
 
 
 def _grid_state(s: SystemSnapshot) -> str | None:
-    if s.grid_status is None:
+    # "Unknown" (on_grid None) is an unknown state, never off grid.
+    if s.grid_status is None or s.grid_status.on_grid is None:
         return None
     return "on_grid" if s.grid_status.on_grid else "off_grid"
 
@@ -166,22 +175,25 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         exists_fn=lambda s: s.has_battery,
         value_fn=_battery_power,
     ),
+    # Ratings from the summary (the batteries' maximum power and capacity), not flows.
     EnphaseSensorEntityDescription(
-        key="battery_charge_power",
-        translation_key="battery_charge_power",
+        key="battery_max_charge_power",
+        translation_key="battery_max_charge_power",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
-        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         battery=True,
         exists_fn=lambda s: s.has_battery,
         value_fn=lambda s: s.summary.battery_charge_w if s.summary else None,
     ),
     EnphaseSensorEntityDescription(
-        key="battery_discharge_power",
-        translation_key="battery_discharge_power",
+        key="battery_max_discharge_power",
+        translation_key="battery_max_discharge_power",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
-        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         battery=True,
         exists_fn=lambda s: s.has_battery,
         value_fn=lambda s: s.summary.battery_discharge_w if s.summary else None,
@@ -193,6 +205,7 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         battery=True,
         exists_fn=lambda s: s.has_battery,
         value_fn=lambda s: _wh_to_kwh(s.summary.battery_capacity_wh) if s.summary else None,

@@ -257,7 +257,10 @@ async def test_method_results(client: EnphaseClient, fake: FakeEnphase) -> None:
     battery = await client.async_get_battery_telemetry(1001)
     assert battery.last_reported_aggregate_soc == 97
     assert await client.async_get_grid_status(1001) == GridStatus(
-        system_id=1001, grid_state="On Grid", on_grid=True
+        system_id=1001,
+        grid_state="On Grid",
+        on_grid=True,
+        last_report_date=datetime.fromtimestamp(1781549851, UTC),
     )
     assert await client.async_get_storm_guard(1001) == StormGuard(
         system_id=1001, enabled=True, storm_alert=False
@@ -416,7 +419,39 @@ async def test_set_battery_settings_endpoint_name(
         ("acquire", Endpoint.SET_BATTERY_SETTINGS),
         ("record", Endpoint.SET_BATTERY_SETTINGS, 200),
     ]
-    assert fake.received[0].body == {"battery_mode": "Self - Consumption"}
+    # The PUT is case sensitive: the documented spelling, not the GET's "Self - Consumption".
+    assert fake.received[0].body == {"battery_mode": "Self-consumption"}
+
+
+async def test_set_battery_settings_sends_an_unknown_mode_as_enphase_wrote_it(
+    client: EnphaseClient, fake: FakeEnphase
+) -> None:
+    fake.reply("/systems/config/1001/battery_settings", load_fixture("battery_settings.json"))
+    await client.async_set_battery_settings(1001, mode="AI Optimisation")
+    await client.async_set_battery_settings(1001, mode="savings mode")
+    assert [r.body for r in fake.received] == [
+        {"battery_mode": "AI Optimisation"},
+        {"battery_mode": "Savings Mode"},
+    ]
+
+
+async def test_a_401_on_a_plan_gated_endpoint_is_the_token_when_a_plan_free_call_fails_too(
+    client: EnphaseClient, fake: FakeEnphase
+) -> None:
+    """Enphase's 401 body is generic: a plan-free call with the same token decides."""
+    generic = {"message": "Not Authorized", "details": "User is not authorized", "code": 401}
+    fake.reply("/systems/config/1001/battery_settings", generic, status=401)
+    fake.reply("/systems", generic, status=401)
+    with pytest.raises(EnphaseAuthError) as caught:
+        await client.async_get_battery_settings(1001)
+    assert type(caught.value) is EnphaseAuthError
+    fake.reply("/systems", load_fixture("systems.json"))
+    with pytest.raises(EnphasePlanError):
+        await client.async_get_battery_settings(1001)
+    assert [r.path for r in fake.received][-2:] == [
+        "/systems/config/1001/battery_settings",
+        "/systems",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -492,6 +527,8 @@ async def test_error_statuses(
 ) -> None:
     full = "/systems/1001/summary" if path == "summary" else "/systems/config/1001/" + path
     fake.reply(full, body, status=status)
+    # The plan-free call that confirms a 401 on a plan-gated endpoint is the plan.
+    fake.reply("/systems", load_fixture("systems.json"))
     call = client.async_get_summary if path == "summary" else client.async_get_battery_settings
     with pytest.raises(error) as caught:
         await call(1001)

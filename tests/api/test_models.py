@@ -27,7 +27,14 @@ from custom_components.enphase_cloud.api import (
     Summary,
     System,
 )
-from custom_components.enphase_cloud.api.models import Device, SystemsPage
+from custom_components.enphase_cloud.api.models import (
+    BatteryActivity,
+    Device,
+    SystemsPage,
+    known_mode,
+    mode_from_key,
+    mode_key,
+)
 
 from .common import load_fixture
 
@@ -235,6 +242,7 @@ def test_devices() -> None:
         kind="micro",
         serial_number="482301000001",
         model="IQ8+",
+        product_name="IQ8+",
         name="Microinverter 482301000001",
         status="normal",
         last_report_at=utc(1781549851),
@@ -325,24 +333,46 @@ def test_latest_telemetry() -> None:
     assert latest.battery_power == -2490
     assert latest.meters[0].channel == 1
     assert latest.meters[0].last_report_at == utc(1781549851)
-    assert latest.encharges[0].operational_mode is BatteryMode.SELF_CONSUMPTION
-    assert latest.encharges[0].name == "IQ Battery 10"
+    assert [m.power for m in latest.meters[1:3]] == [None, None]
+    assert latest.encharges[0].operational_mode is BatteryActivity.CHARGING
+    assert latest.encharges[0].name == "Encharge 122201001000"
 
 
 @pytest.mark.parametrize(
-    ("raw", "mode"),
+    ("raw", "activity"),
     [
-        ("savings_mode", BatteryMode.SAVINGS),
-        ("Full Backup", BatteryMode.FULL_BACKUP),
-        ("Turbo", None),
+        ("Idle", BatteryActivity.IDLE),
+        ("Charging", BatteryActivity.CHARGING),
+        ("DISCHARGING", BatteryActivity.DISCHARGING),
+        ("self_consumption", None),
         (3, None),
         (None, None),
     ],
 )
-def test_latest_telemetry_battery_mode_normalised(raw: object, mode: BatteryMode | None) -> None:
-    """The simulator (like Enphase) spells the mode here otherwise than in the settings."""
+def test_latest_telemetry_operational_mode(raw: object, activity: BatteryActivity | None) -> None:
+    """`operational_mode` is what the battery does (Idle/Charging/Discharging)."""
     data = {"devices": {"encharges": [{"name": "b1", "operational_mode": raw}]}}
-    assert LatestTelemetry.from_dict(data).encharges[0].operational_mode is mode
+    assert LatestTelemetry.from_dict(data).encharges[0].operational_mode is activity
+
+
+@pytest.mark.parametrize(
+    ("power", "mode", "expected"),
+    [
+        (500, "Discharging", 500),
+        (-500, "Discharging", 500),
+        (500, "Charging", -500),
+        (-500, "Charging", -500),
+        (-15, "Idle", -15),
+        (40, None, 40),
+        (None, "Charging", None),
+    ],
+)
+def test_battery_power_sign_follows_the_operational_mode(
+    power: int | None, mode: str | None, expected: int | None
+) -> None:
+    """Whichever sign Enphase uses (UNCONFIRMED), discharge reads positive."""
+    data = {"devices": {"encharges": [{"name": "b1", "power": power, "operational_mode": mode}]}}
+    assert LatestTelemetry.from_dict(data).battery_power == expected
 
 
 def test_latest_telemetry_stale_devices() -> None:
@@ -633,7 +663,8 @@ def test_battery_mode_unknown(text: object) -> None:
 
 
 def test_battery_mode_api_values() -> None:
-    assert BatteryMode.SELF_CONSUMPTION.api_value == "Self - Consumption"
+    # The PUT is case sensitive: exactly these three spellings.
+    assert BatteryMode.SELF_CONSUMPTION.api_value == "Self-consumption"
     assert BatteryMode.SAVINGS.api_value == "Savings Mode"
     assert BatteryMode.FULL_BACKUP.api_value == "Full Backup"
     for mode in BatteryMode:
@@ -705,7 +736,7 @@ def test_enabled_disabled(value: object, expected: bool | None) -> None:
     ("field", "value"),
     [
         ("battery_mode", None),
-        ("battery_mode", "Turbo"),
+        ("battery_mode", ""),
         ("battery_mode", 3),
         ("reserve_soc", None),
         ("reserve_soc", "thirty"),
@@ -757,16 +788,27 @@ def test_storm_guard_broken(status: object) -> None:
         ("ON-GRID", True),
         ("Off Grid", False),
         ("off_grid", False),
-        ("grid_unknown", False),
-        ("Grid Status Unknown", False),
+        ("Unknown", None),
+        ("grid_unknown", None),
+        ("Grid Status Unknown", None),
     ],
 )
-def test_grid_status(state: str, on_grid: bool) -> None:
+def test_grid_status(state: str, on_grid: bool | None) -> None:
     data = load_fixture("grid_status.json")
     data["grid_state"] = state
     assert GridStatus.from_dict(data) == GridStatus(
-        system_id=1001, grid_state=state, on_grid=on_grid
+        system_id=1001, grid_state=state, on_grid=on_grid, last_report_date=utc(1781549851)
     )
+
+
+def test_battery_settings_keep_a_mode_they_do_not_know() -> None:
+    data = load_fixture("battery_settings.json")
+    data["battery_mode"] = "AI Optimisation"
+    settings = BatterySettings.from_dict(data)
+    assert settings.mode == "AI Optimisation"
+    assert known_mode(settings.mode) is None
+    assert mode_from_key(mode_key(settings.mode)) == "AI Optimisation"
+    assert mode_from_key(mode_key(BatteryMode.SAVINGS)) is BatteryMode.SAVINGS
 
 
 def test_grid_status_broken() -> None:

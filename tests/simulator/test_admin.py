@@ -91,7 +91,7 @@ async def test_an_external_clock_cannot_be_moved(make_harness: HarnessFactory) -
 
 async def test_plan_switch_opens_and_closes_the_configuration_api(harness: Harness) -> None:
     body = await harness.json(SETTINGS, 401)
-    assert body["details"] == "Not Authorized"
+    assert body["details"] == "User is not authorized"
     assert await harness.admin("PUT", "plan", json={"plan": "Megawatt"}) == {
         "key": "demo-key",
         "plan": "megawatt",
@@ -130,7 +130,7 @@ async def test_minted_tokens_work_without_the_browser(harness: Harness) -> None:
 async def test_expire_now_kills_access_but_not_refresh(harness: Harness) -> None:
     assert await harness.admin("POST", "tokens/expire", json={}) == {"expired": 1}
     body = await harness.json(SUMMARY, 401)
-    assert body["details"] == "Access token is invalid or expired"
+    assert body["details"] == "User is not authorized"
     assert await refresh(harness) == 200
 
 
@@ -329,7 +329,7 @@ async def test_grid_storm_alert_and_charge_from_grid(megawatt: Harness) -> None:
     storm = await megawatt.admin("POST", f"{base}/storm_alert", json={"active": True})
     assert storm["effective"]["storm_alert"] is True
     storm_guard = await megawatt.json(f"systems/config/{SYSTEM_BATTERY}/storm_guard")
-    assert storm_guard["storm_alert"] is True
+    assert storm_guard["storm_alert"] == "true"
     cfg = await megawatt.admin("POST", f"{base}/charge_from_grid", json={"enabled": True})
     assert cfg["effective"]["charge_from_grid"] is True
     assert (await megawatt.json(SETTINGS))["charge_from_grid"] == "enabled"

@@ -60,7 +60,7 @@ async def test_lower_plans_get_401_not_authorized(
     h = await make_harness(plan=plan)
     h.login()
     answer = await h.json(path, 401, method=method, json=body)
-    assert answer == {"message": "Not Authorized", "details": "Not Authorized", "code": 401}
+    assert answer == {"message": "Not Authorized", "details": "User is not authorized", "code": 401}
 
 
 @pytest.mark.parametrize("plan", ["megawatt", "partner"])
@@ -76,7 +76,7 @@ async def test_megawatt_and_partner_may_configure(
 
 async def test_configuration_still_needs_token_and_key(megawatt: Harness) -> None:
     body = await megawatt.json(BATTERY, 401, token="stale")
-    assert body["details"] == "Access token is invalid or expired"
+    assert body["details"] == "User is not authorized"
     body = await megawatt.json(BATTERY, 401, key="other-key")
     assert body["details"] == "API Key -Client mismatch"
 
@@ -91,23 +91,54 @@ async def test_get_battery_settings(megawatt: Harness) -> None:
 @pytest.mark.parametrize(
     ("sent", "label"),
     [
-        ("Self - Consumption", "Self - Consumption"),
         ("Self-consumption", "Self - Consumption"),
-        ("self-consumption", "Self - Consumption"),
-        ("self_consumption", "Self - Consumption"),
         ("Savings Mode", "Savings Mode"),
-        ("savings-mode", "Savings Mode"),
         ("Full Backup", "Full Backup"),
-        ("full backup", "Full Backup"),
-        ("Full-Backup", "Full Backup"),
     ],
 )
-async def test_put_accepts_every_mode_spelling(megawatt: Harness, sent: str, label: str) -> None:
+async def test_put_accepts_the_documented_mode_spellings(
+    megawatt: Harness, sent: str, label: str
+) -> None:
     if label == "Self - Consumption":
         await put(megawatt, BATTERY, {"battery_mode": "Full Backup"})
     echoed = await put(megawatt, BATTERY, {"battery_mode": sent})
+    # The GET spells self-consumption "Self - Consumption", the PUT "Self-consumption".
     assert echoed == DEFAULT_SETTINGS | {"battery_mode": label}
     assert await megawatt.json(BATTERY) == echoed
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "Self - Consumption",
+        "self-consumption",
+        "self_consumption",
+        "savings mode",
+        "savings-mode",
+        "full backup",
+        "FULL BACKUP",
+        "AI Optimisation",
+    ],
+)
+async def test_put_mode_is_case_sensitive(megawatt: Harness, sent: str) -> None:
+    body = await put(megawatt, BATTERY, {"battery_mode": sent}, 422)
+    assert body["message"] == "Unprocessable Entity"
+    assert (await megawatt.json(BATTERY))["battery_mode"] == "Self - Consumption"
+
+
+async def test_a_mode_the_api_does_not_document_is_shown_and_taken_back(
+    megawatt: Harness,
+) -> None:
+    megawatt.sim.set_battery_mode(1001, "AI Optimisation")
+    assert (await megawatt.json(BATTERY))["battery_mode"] == "AI Optimisation"
+    await put(megawatt, BATTERY, {"battery_mode": "Full Backup"})
+    assert (await megawatt.json(BATTERY))["battery_mode"] == "Full Backup"
+    # Once left, it is not a spelling the PUT knows.
+    await put(megawatt, BATTERY, {"battery_mode": "AI Optimisation"}, 422)
+    megawatt.sim.advance(3600)
+    megawatt.sim.set_battery_mode(1001, "AI Optimisation")
+    echoed = await put(megawatt, BATTERY, {"battery_mode": "AI Optimisation"})
+    assert echoed["battery_mode"] == "AI Optimisation"
 
 
 async def test_put_echoes_every_change_at_once(megawatt: Harness) -> None:
@@ -244,12 +275,15 @@ async def test_latest_telemetry_shows_the_mode_once_applied_and_reported(
 ) -> None:
     h = await make_harness(plan="megawatt", start=EVENING)
     h.login()
-    await put(h, BATTERY, {"battery_mode": "Savings Mode"})
+    # In the evening self-consumption discharges; full backup, once applied, holds.
     latest = await h.json("systems/1001/latest_telemetry")
-    assert latest["devices"]["encharges"][0]["operational_mode"] == "self_consumption"
+    assert latest["devices"]["encharges"][0]["operational_mode"] == "Discharging"
+    assert latest["devices"]["encharges"][0]["power"] > 0
+    await put(h, BATTERY, {"battery_mode": "Full Backup"})
     h.sim.advance(3600)
     latest = await h.json("systems/1001/latest_telemetry")
-    assert latest["devices"]["encharges"][0]["operational_mode"] == "savings_mode"
+    assert latest["devices"]["encharges"][0]["operational_mode"] in {"Idle", "Charging"}
+    assert latest["devices"]["encharges"][0]["power"] <= 0
 
 
 # --- storm guard, grid status, load control -------------------------------------
@@ -259,10 +293,11 @@ async def test_storm_guard_get_and_put(megawatt: Harness) -> None:
     assert await megawatt.json(STORM) == {
         "system_id": 1001,
         "storm_guard_status": "disabled",
-        "storm_alert": False,
+        "storm_alert": "false",
     }
     echoed = await put(megawatt, STORM, {"storm_guard_status": "enabled"})
-    assert echoed["storm_guard_status"] == "enabled"
+    # The echo reads as in Enphase's documented example.
+    assert echoed["storm_guard_status"] == "Enabled (Inactive)"
     assert (await megawatt.json(STORM))["storm_guard_status"] == "enabled"
     state = await battery_state(megawatt)
     assert (state["effective"]["storm_guard"], state["requested"]["storm_guard"]) == (False, True)
@@ -272,7 +307,7 @@ async def test_storm_guard_get_and_put(megawatt: Harness) -> None:
 
 async def test_storm_alert_shows_in_storm_guard(megawatt: Harness) -> None:
     await megawatt.admin("POST", "systems/1001/storm_alert", json={"active": True})
-    assert (await megawatt.json(STORM))["storm_alert"] is True
+    assert (await megawatt.json(STORM))["storm_alert"] == "true"
 
 
 @pytest.mark.parametrize(
@@ -291,14 +326,30 @@ async def test_invalid_storm_guard_is_422(megawatt: Harness, body: Any) -> None:
 
 
 async def test_grid_status(megawatt: Harness) -> None:
-    assert await megawatt.json(GRID) == {"system_id": 1001, "grid_state": "On Grid"}
+    body = await megawatt.json(GRID)
+    last_report = (await megawatt.json("systems/1001/summary"))["last_report_at"]
+    assert body == {"system_id": 1001, "grid_state": "On Grid", "last_report_date": last_report}
     await megawatt.admin("POST", "systems/1001/grid", json={"on": False})
     assert (await megawatt.json(GRID))["grid_state"] == "Off Grid"
+    megawatt.sim.set_site_shape(1001, grid_unknown=True)
+    assert (await megawatt.json(GRID))["grid_state"] == "Unknown"
+
+
+async def test_grid_status_and_storm_guard_are_422_before_the_site_reports(
+    megawatt: Harness,
+) -> None:
+    megawatt.sim.set_site_shape(1001, reported=False)
+    for path in (GRID, STORM):
+        body = await megawatt.json(path, 422)
+        assert body["details"] == "grid_state not available as the site has not reported yet"
+    assert (await megawatt.json(BATTERY))["system_id"] == 1001
+    megawatt.sim.set_site_shape(1001, reported=True)
+    assert (await megawatt.json(GRID))["grid_state"] == "On Grid"
 
 
 async def test_grid_status_is_read_only(megawatt: Harness) -> None:
     body = await put(megawatt, GRID, {"grid_state": "Off Grid"}, 405)
-    assert body["reason"] == "Method Not Allowed"
+    assert body["reason"] == "405"
 
 
 async def test_load_control_get_and_put(megawatt: Harness) -> None:

@@ -102,7 +102,7 @@ async def test_full_dance_gives_the_exact_token_response(harness: Harness) -> No
     assert isinstance(tokens["enl_cid"], str)
     assert isinstance(tokens["enl_password_last_changed"], str)
     assert tokens["is_internal_app"] is False
-    assert tokens["app_type"] == "partner"
+    assert tokens["app_type"] == "system"
     body = await harness.json("systems", token=tokens["access_token"])
     assert body["total"] == 2
 
@@ -319,7 +319,7 @@ async def test_access_token_expires(harness: Harness) -> None:
     await harness.json("systems")
     harness.sim.advance(1)
     body = await harness.json("systems", 401)
-    assert body["details"] == "Access token is invalid or expired"
+    assert body["details"] == "User is not authorized"
 
 
 async def test_configurable_access_token_lifetime(make_harness: HarnessFactory) -> None:
@@ -339,7 +339,7 @@ async def test_revocation_kills_refresh_and_access(harness: Harness) -> None:
     body = await harness.json("systems", 401)
     assert body == {
         "message": "Not Authorized",
-        "details": "Access token is invalid or expired",
+        "details": "User is not authorized",
         "code": 401,
     }
 

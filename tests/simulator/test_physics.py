@@ -195,9 +195,9 @@ async def test_energy_is_conserved_over_a_month_of_every_mode(megawatt: Harness)
     first_soc = (await truth(h, SYSTEM_BATTERY, start - QUARTER, start))[0]["soc_wh"]
     await put_battery(h, battery_mode="Full Backup")
     await advance(h, 5 * DAY)
-    await put_battery(h, battery_mode="savings-mode", energy_independence="disabled")
+    await put_battery(h, battery_mode="Savings Mode", energy_independence="disabled")
     await advance(h, 5 * DAY)
-    await put_battery(h, battery_mode="Self - Consumption", reserve_soc=10)
+    await put_battery(h, battery_mode="Self-consumption", reserve_soc=10)
     await advance(h, 5 * DAY)
     # A day cut off the grid: the battery may go down to its shutdown level.
     await h.admin("POST", f"systems/{SYSTEM_BATTERY}/grid", json={"on": False})

@@ -22,6 +22,8 @@ from .errors import (
 from .limiter import RequestLimiter
 from .models import (
     Address,
+    AnyBatteryMode,
+    BatteryActivity,
     BatteryInterval,
     BatteryMode,
     BatteryReading,
@@ -39,6 +41,9 @@ from .models import (
     StormGuard,
     Summary,
     System,
+    known_mode,
+    mode_from_key,
+    mode_key,
 )
 from .oauth import AUTHORIZE_PATH, TOKEN_PATH, basic_auth_header
 
@@ -50,6 +55,8 @@ __all__ = [
     "TOKEN_PATH",
     "WRITE_ENDPOINTS",
     "Address",
+    "AnyBatteryMode",
+    "BatteryActivity",
     "BatteryInterval",
     "BatteryMode",
     "BatteryReading",
@@ -81,4 +88,7 @@ __all__ = [
     "Summary",
     "System",
     "basic_auth_header",
+    "known_mode",
+    "mode_from_key",
+    "mode_key",
 ]

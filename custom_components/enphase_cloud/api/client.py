@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 import functools
+from http import HTTPStatus
 import inspect
 import json
 import logging
@@ -23,13 +24,14 @@ from .errors import (
     EnphaseAuthError,
     EnphaseConnectionError,
     EnphaseError,
+    EnphasePlanError,
     EnphaseRateLimited,
     EnphaseResponseError,
     error_from_response,
     scrub,
 )
 from .models import (
-    BatteryMode,
+    AnyBatteryMode,
     BatterySettings,
     BatteryTelemetry,
     Devices,
@@ -43,6 +45,7 @@ from .models import (
     System,
     SystemsPage,
 )
+from .models.config import mode_api_value
 from .models.events import Alarms, EventType, SystemEvents
 
 if TYPE_CHECKING:
@@ -186,6 +189,8 @@ class EnphaseClient:
             _LOGGER.debug("%s %s answered %s: %s", method, endpoint, status, error)
             if isinstance(error, EnphaseRateLimited) and self._limiter is not None:
                 self._limiter.rate_limited(error)
+            if status == HTTPStatus.UNAUTHORIZED and isinstance(error, EnphasePlanError):
+                error = await self._plan_or_token(error, token)
             if type(error) is EnphaseAuthError and attempt == 0 and self._token_refresher:
                 _LOGGER.debug("Enphase refused the access token; refreshing it once")
                 token = await self._token_refresher(token)
@@ -241,6 +246,39 @@ class EnphaseClient:
             if detail := scrub(str(err), (token, self._api_key)):
                 msg = f"{msg}: {detail}"
             raise EnphaseConnectionError(msg) from None
+
+    async def _plan_or_token(self, refusal: EnphasePlanError, token: str) -> EnphaseError:
+        """Tell a plan refusal from a dead token after a 401 on a plan-gated endpoint.
+
+        Enphase answers both with the same generic 401 body. One plan-free call
+        (`/systems`, one entry) with the same token decides: if it is refused too, the
+        token is dead (`EnphaseAuthError`: refreshed once, then a reauth); if it
+        succeeds, the endpoint is outside the plan (`EnphasePlanError`, never a
+        reauth). Other errors of that call (429, no answer) propagate: nothing is
+        decided then.
+        """
+        if self._limiter is not None:
+            await self._limiter.acquire(Endpoint.SYSTEMS)
+        status, raw = await self._send(
+            Endpoint.SYSTEMS,
+            "/systems",
+            method="GET",
+            params={"page": 1, "size": 1},
+            body=None,
+            token=token,
+        )
+        if 200 <= status < 300:  # noqa: PLR2004
+            return refusal
+        probe = error_from_response(
+            status, raw, endpoint=Endpoint.SYSTEMS, secrets=(token, self._api_key)
+        )
+        if isinstance(probe, EnphaseRateLimited) and self._limiter is not None:
+            self._limiter.rate_limited(probe)
+        if isinstance(probe, EnphaseAuthError):
+            return probe
+        if isinstance(probe, EnphasePlanError):
+            return refusal
+        raise probe
 
     async def _config(
         self,
@@ -413,13 +451,15 @@ class EnphaseClient:
         self,
         system_id: int,
         *,
-        mode: BatteryMode | None = None,
+        mode: AnyBatteryMode | None = None,
         reserve_soc: int | None = None,
         energy_independence: bool | None = None,
     ) -> BatterySettings:
         """Change the given battery settings and return the settings Enphase echoes.
 
-        Only the given fields are sent. The gateway applies them later (a minute
+        Only the given fields are sent. A known mode is sent in the documented,
+        case-sensitive spelling ("Self-consumption", "Savings Mode", "Full Backup");
+        a mode this client does not know exactly as Enphase reported it. The gateway applies them later (a minute
         or more): the echo is what Enphase accepted, not yet what the battery does.
 
         Raises:
@@ -427,7 +467,7 @@ class EnphaseClient:
         """
         body: dict[str, object] = {}
         if mode is not None:
-            body["battery_mode"] = BatteryMode(mode).api_value
+            body["battery_mode"] = mode_api_value(mode)
         if reserve_soc is not None:
             if not 0 <= reserve_soc <= 100:  # noqa: PLR2004
                 msg = "reserve_soc must be between 0 and 100"

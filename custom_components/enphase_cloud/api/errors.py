@@ -238,10 +238,14 @@ def error_from_response(
 ) -> EnphaseError:
     """Return the exception for an HTTP error answer.
 
-    401/403 are told apart by the body's text: "mismatch" means a key of another
-    application, a mention of the API key an unknown key, a mention of the token
-    a dead token. Otherwise a 401 on an endpoint outside the free plan, and any
-    403, mean the plan. A body that is not JSON still maps by status.
+    Enphase's documented 401 body is the generic "User is not authorized" whatever
+    the reason, so 401s are classified by endpoint: on an endpoint outside the
+    free plan a 401 is taken for the plan (`EnphasePlanError`; the client then
+    confirms it with a plan-free call, see `EnphaseClient`), elsewhere for the
+    token (`EnphaseAuthError`). Texts that do say more only refine that: "mismatch"
+    means a key of another application, a mention of the API key an unknown key, a
+    mention of the token a dead token. Any 403 means the plan. A body that is not
+    JSON still maps by status.
     """
     data = parse_error_body(body)
     details = _text(data.get("details"))

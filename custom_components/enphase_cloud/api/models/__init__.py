@@ -22,10 +22,14 @@ One model family per module, parsing helpers in `parsing`.
 from __future__ import annotations
 
 from .config import (
+    AnyBatteryMode,
     BatteryMode,
     BatterySettings,
     GridStatus,
     StormGuard,
+    known_mode,
+    mode_from_key,
+    mode_key,
 )
 from .devices import (
     DEVICE_KIND_ENCHARGE,
@@ -43,6 +47,7 @@ from .system import (
     SystemsPage,
 )
 from .telemetry import (
+    BatteryActivity,
     BatteryInterval,
     BatteryReading,
     BatteryTelemetry,
@@ -61,6 +66,8 @@ __all__ = [
     "DEVICE_KIND_METER",
     "DEVICE_KIND_MICRO",
     "Address",
+    "AnyBatteryMode",
+    "BatteryActivity",
     "BatteryInterval",
     "BatteryMode",
     "BatteryReading",
@@ -79,4 +86,7 @@ __all__ = [
     "Summary",
     "System",
     "SystemsPage",
+    "known_mode",
+    "mode_from_key",
+    "mode_key",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Final, Self
 
@@ -13,6 +14,7 @@ from .parsing import (
     mapping,
     normalise,
     opt_bool,
+    opt_datetime,
     req_int,
     req_str,
     required,
@@ -39,8 +41,13 @@ class BatteryMode(StrEnum):
 
     @property
     def api_value(self) -> str:
-        """Return the spelling the battery_settings PUT expects."""
+        """Return the spelling the battery_settings PUT expects (it is case sensitive)."""
         return _MODE_API_VALUES[self]
+
+
+type AnyBatteryMode = BatteryMode | str
+"""A known battery mode, or the text of a mode Enphase reports that this client does not know
+(Enphase's apps offer more than the three documented, e.g. "AI Optimisation")."""
 
 
 _MODE_ALIASES: Final[dict[str, BatteryMode]] = {
@@ -61,8 +68,50 @@ def as_mode(value: object) -> BatteryMode | None:
     return _MODE_ALIASES.get(normalise(value)) if isinstance(value, str) else None
 
 
+def as_any_mode(value: object) -> AnyBatteryMode | None:
+    """Return a known mode, or a non-empty mode text kept exactly as Enphase wrote it."""
+    if (mode := as_mode(value)) is not None:
+        return mode
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def known_mode(mode: AnyBatteryMode | None) -> BatteryMode | None:
+    """Return `mode` when it is one this client knows, else None."""
+    return mode if isinstance(mode, BatteryMode) else None
+
+
+def mode_key(mode: AnyBatteryMode) -> str:
+    """Return a known mode's key ("self_consumption") or an unknown mode's own text."""
+    return mode.value if isinstance(mode, BatteryMode) else mode
+
+
+def mode_from_key(key: object) -> AnyBatteryMode:
+    """Return what `mode_key` gave: a known mode for its key, else the text itself.
+
+    Raises TypeError for anything but a non-empty string.
+    """
+    if not isinstance(key, str) or not key.strip():
+        msg = f"expected a battery mode, got {key!r}"
+        raise TypeError(msg)
+    try:
+        return BatteryMode(key)
+    except ValueError:
+        return key
+
+
+def mode_api_value(mode: AnyBatteryMode) -> str:
+    """Return how the battery_settings PUT spells `mode`.
+
+    A known mode in the documented, case-sensitive spelling; an unknown one exactly
+    as Enphase reported it (to put back a mode set in the apps).
+    """
+    known = mode if isinstance(mode, BatteryMode) else as_mode(mode)
+    return known.api_value if known is not None else mode
+
+
 _MODE_API_VALUES: Final[dict[BatteryMode, str]] = {
-    BatteryMode.SELF_CONSUMPTION: "Self - Consumption",
+    # The GET says "Self - Consumption"; the PUT accepts exactly "Self-consumption".
+    BatteryMode.SELF_CONSUMPTION: "Self-consumption",
     BatteryMode.SAVINGS: "Savings Mode",
     BatteryMode.FULL_BACKUP: "Full Backup",
 }
@@ -73,7 +122,8 @@ class BatterySettings:
     """`/systems/config/{id}/battery_settings` (Megawatt plan and above)."""
 
     system_id: int
-    mode: BatteryMode
+    mode: AnyBatteryMode
+    """A known mode, or Enphase's own text for a mode this client does not know."""
     reserve_soc: int
     energy_independence: bool | None = None
     charge_from_grid: bool | None = None
@@ -86,7 +136,7 @@ class BatterySettings:
         data = mapping(data, what)
         return cls(
             system_id=req_int(data, "system_id", what),
-            mode=required(data, "battery_mode", what, as_mode, "a battery mode"),
+            mode=required(data, "battery_mode", what, as_any_mode, "a battery mode"),
             reserve_soc=required(data, "reserve_soc", what, as_percent, "a percentage"),
             energy_independence=opt_bool(data, "energy_independence"),
             charge_from_grid=opt_bool(data, "charge_from_grid"),
@@ -104,7 +154,10 @@ class StormGuard:
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
-        """Parse storm guard; "Enabled (Inactive)" counts as enabled."""
+        """Parse storm guard; "Enabled (Inactive)" counts as enabled.
+
+        `storm_alert` is the string "true"/"false" in Enphase's answers.
+        """
         what = "storm_guard"
         data = mapping(data, what)
         return cls(
@@ -120,16 +173,22 @@ class GridStatus:
 
     system_id: int
     grid_state: str
-    on_grid: bool
+    on_grid: bool | None
+    """True on grid, False off grid, None when Enphase does not know ("Unknown")."""
+    last_report_date: datetime | None = None
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
-        """Parse the grid status; `on_grid` is True for "On Grid" in any spelling."""
+        """Parse the grid status: "On Grid", "Off Grid" or "Unknown", in any spelling."""
         what = "grid_status"
         data = mapping(data, what)
         grid_state = req_str(data, "grid_state", what)
         return cls(
             system_id=req_int(data, "system_id", what),
             grid_state=grid_state,
-            on_grid=normalise(grid_state) == "ongrid",
+            on_grid=_GRID_STATES.get(normalise(grid_state)),
+            last_report_date=opt_datetime(data, "last_report_date"),
         )
+
+
+_GRID_STATES: Final[dict[str, bool]] = {"ongrid": True, "offgrid": False}

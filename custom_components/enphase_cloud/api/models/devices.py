@@ -32,6 +32,8 @@ class Device:
     kind: str
     serial_number: str | None = None
     model: str | None = None
+    """Often "" (batteries, relays): see `product_name`."""
+    product_name: str | None = None
     name: str | None = None
     status: str | None = None
     last_report_at: datetime | None = None
@@ -45,6 +47,7 @@ class Device:
             kind=kind,
             serial_number=opt_str(data, "serial_number"),
             model=opt_str(data, "model"),
+            product_name=opt_str(data, "product_name"),
             name=opt_str(data, "name"),
             status=opt_str(data, "status"),
             last_report_at=opt_datetime(data, "last_report_at"),
@@ -107,5 +110,12 @@ class Devices:
 
     @property
     def battery_model(self) -> str | None:
-        """Return the model of the first battery that names one."""
-        return next((bat.model for bat in self.encharges if bat.model), None)
+        """Return the model of the first battery that names one ("" is no name: product name)."""
+        return next(
+            (
+                bat.model or bat.product_name
+                for bat in self.encharges
+                if bat.model or bat.product_name
+            ),
+            None,
+        )

@@ -112,12 +112,17 @@ class Summary:
     operational_at: datetime | None = None
     modules: int | None = None
     size_w: int | None = None
+    nmi: str | None = None
+    """The grid connection's meter number (Australia); null elsewhere."""
     source: str | None = None
     status: str
     summary_date: date | None = None
     battery_charge_w: int | None = None
+    """The batteries' MAXIMUM charge power (a rating, not what they do now)."""
     battery_discharge_w: int | None = None
+    """The batteries' MAXIMUM discharge power (a rating)."""
     battery_capacity_wh: int | None = None
+    """The batteries' total capacity."""
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
@@ -134,6 +139,7 @@ class Summary:
             operational_at=opt_datetime(data, "operational_at"),
             modules=opt_int(data, "modules"),
             size_w=opt_int(data, "size_w"),
+            nmi=opt_str(data, "nmi"),
             source=opt_str(data, "source"),
             status=req_str(data, "status", what),
             summary_date=as_date(data.get("summary_date")),

@@ -8,7 +8,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
-from .config import BatteryMode, as_mode
 from .parsing import (
     as_mapping,
     as_percent,
@@ -31,6 +30,24 @@ class Granularity(StrEnum):
     FIFTEEN_MINUTES = "15mins"
     DAY = "day"
     WEEK = "week"
+
+
+class BatteryActivity(StrEnum):
+    """What a battery was doing at its last report (latest_telemetry `operational_mode`)."""
+
+    IDLE = "idle"
+    CHARGING = "charging"
+    DISCHARGING = "discharging"
+
+    @classmethod
+    def parse(cls, value: object) -> BatteryActivity | None:
+        """Return the activity for "Idle"/"Charging"/"Discharging" in any case, else None."""
+        if not isinstance(value, str):
+            return None
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            return None
 
 
 class EnergyField(StrEnum):
@@ -66,17 +83,35 @@ class MeterReading:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatteryReading:
-    """A battery's last power reading; the sign convention is not confirmed by Enphase.
+    """A battery's last power reading (`name` "Encharge <serial>").
 
-    `operational_mode` is the battery profile, normalised like the settings'
-    (the server writes e.g. "savings_mode" here); None when unknown.
+    `power` is as Enphase sent it: its sign is not confirmed for latest_telemetry
+    (`live_data` documents discharge positive). `operational_mode` says which way
+    the energy flows (Idle, Charging, Discharging); None when not reported.
     """
 
     name: str
     channel: int | None = None
     last_report_at: datetime | None = None
     power: int | None = None
-    operational_mode: BatteryMode | None = None
+    operational_mode: BatteryActivity | None = None
+
+    @property
+    def discharge_power(self) -> int | None:
+        """Return the power in W, discharge positive and charge negative.
+
+        The sign follows `operational_mode` when the battery says it charges or
+        discharges, so either sign convention of `power` reads right; otherwise
+        (idle, or no mode) `power` is taken as discharge positive, as `live_data`
+        documents.
+        """
+        if self.power is None:
+            return None
+        if self.operational_mode is BatteryActivity.CHARGING:
+            return -abs(self.power)
+        if self.operational_mode is BatteryActivity.DISCHARGING:
+            return abs(self.power)
+        return self.power
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
@@ -88,7 +123,7 @@ class BatteryReading:
             channel=opt_int(data, "channel"),
             last_report_at=opt_datetime(data, "last_report_at"),
             power=opt_int(data, "power"),
-            operational_mode=as_mode(data.get("operational_mode")),
+            operational_mode=BatteryActivity.parse(data.get("operational_mode")),
         )
 
 
@@ -119,6 +154,7 @@ class LatestTelemetry:
         )
 
     def _meter_power(self, name: str) -> int | None:
+        # Each meter is listed once per channel; unused channels have a null power.
         return _sum_or_none([m.power for m in self.meters if m.name.lower() == name])
 
     @property
@@ -133,8 +169,8 @@ class LatestTelemetry:
 
     @property
     def battery_power(self) -> int | None:
-        """Return the sum of the batteries' power in W, None when none reports."""
-        return _sum_or_none([battery.power for battery in self.encharges])
+        """Return the batteries' power in W summed, discharge positive; None when none reports."""
+        return _sum_or_none([battery.discharge_power for battery in self.encharges])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
