@@ -8,7 +8,6 @@ from typing import Any, override
 
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
-    ConfigEntry,
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
@@ -51,6 +50,7 @@ from .const import (
     PLANS,
     base_url,
 )
+from .data import EnphaseCloudConfigEntry
 
 
 def _plan_selector() -> SelectSelector:
@@ -285,7 +285,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlowHandler:
+    def async_get_options_flow(config_entry: EnphaseCloudConfigEntry) -> OptionsFlowHandler:
         """Return the options flow."""
         return OptionsFlowHandler()
 
