@@ -580,4 +580,3 @@ def test_every_form_field_is_described() -> None:
     for name, step in steps:
         fields = set(step.get("data", {}))
         assert set(step.get("data_description", {})) == fields, name
-
