@@ -11,7 +11,7 @@ restore failing for 15 minutes) in step.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -133,12 +133,12 @@ class BatteryCommander:
         data = await self._store.async_load()
         self._engine = CommandEngine.from_dict(data, self._api, on_change=self._on_change)
         self._engine.resume(dt_util.utcnow())
-        # Issues survive a restart in the registry: start clean and raise what is still true.
-        async_delete_issues(self._hass, self._entry.entry_id)
         self._running = True
         self._unsub_coordinator = self._coordinator.async_add_listener(self._on_coordinator_update)
         self._on_coordinator_update()
         self._update_restore_issues(dt_util.utcnow())
+        # Raising an issue again keeps the user's dismissal; only what is no longer true goes.
+        async_delete_issues(self._hass, self._entry.entry_id, keep=self._raised_issues())
         self._schedule()
 
     async def async_unload(self) -> None:
@@ -151,8 +151,7 @@ class BatteryCommander:
             self._unsub_coordinator()
             self._unsub_coordinator = None
         await self._store.async_save(self._engine.to_dict())
-        # Issues belong to a loaded entry; the next setup raises them again if still true.
-        async_delete_issues(self._hass, self._entry.entry_id)
+        # The issues stay (with their dismissals); the next setup drops the resolved ones.
         self._restore_issues.clear()
         self._not_permitted_issue = False
 
@@ -361,6 +360,13 @@ class BatteryCommander:
                 self._restore_issues.discard(system_id)
                 ir.async_delete_issue(self._hass, DOMAIN, issue_id)
 
+    def _raised_issues(self) -> set[str]:
+        """Return the ids of the issues this runner has raised (still true)."""
+        raised = {restore_issue_id(self._entry.entry_id, sid) for sid in self._restore_issues}
+        if self._not_permitted_issue:
+            raised.add(not_permitted_issue_id(self._entry.entry_id))
+        return raised
+
     def _system_name(self, system_id: int) -> str:
         snapshot = self._coordinator.data.systems.get(system_id)
         return snapshot.system.name if snapshot else str(system_id)
@@ -414,8 +420,8 @@ class BatteryCommander:
 
 
 @callback
-def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete every repair issue of an entry."""
+def async_delete_issues(hass: HomeAssistant, entry_id: str, keep: Collection[str] = ()) -> None:
+    """Delete the repair issues of an entry, but those in `keep`."""
     registry = ir.async_get(hass)
     for issue_id in [
         issue_id
@@ -423,6 +429,7 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
         if domain == DOMAIN
         and issue_id.startswith((ISSUE_NOT_PERMITTED, ISSUE_RESTORE_FAILING))
         and entry_id in issue_id
+        and issue_id not in keep
     ]:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 
