@@ -70,6 +70,9 @@ BACKLOG_RETRY = timedelta(minutes=1)
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
 FIRST_POLL_DELAY = timedelta(seconds=30)
+# Polls failing for this long make the entities unavailable, whatever their data's age:
+# one failed poll never blanks a sensor, Enphase unreachable for half an hour does.
+FAILURE_GRACE = timedelta(minutes=30)
 
 
 def next_aligned(after: datetime) -> datetime:
@@ -135,6 +138,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_retry = False
         self._first_poll_done = False
         self._refresh_requested = False
+        self.failing_since: datetime | None = None
+        """When the current run of failed polls began (None: the last poll succeeded)."""
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -244,6 +249,14 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             stale_after=2 * max(cadence.fast, cadence.bulk) + timedelta(hours=1),
         )
 
+    def polls_failing_too_long(self) -> bool:
+        """Return whether the polls have failed for longer than `FAILURE_GRACE`."""
+        return (
+            not self.last_update_success
+            and self.failing_since is not None
+            and dt_util.utcnow() - self.failing_since >= FAILURE_GRACE
+        )
+
     @callback
     def _async_refresh_finished(self) -> None:
         """Let entities judge staleness again after every failed poll; show the budget.
@@ -253,6 +266,10 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         older than `stale_after`. The budget's figures are shared with every entry on
         the API key, so all of them are told that this poll spent some.
         """
+        if self.last_update_success:
+            self.failing_since = None
+        elif self.failing_since is None:
+            self.failing_since = dt_util.utcnow()
         if not self.last_update_success and self.data is not None:
             self.async_update_listeners()
         self.budget.async_update_listeners()

@@ -64,11 +64,16 @@ class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Available while the system exists and its data is fresh enough.
+        """Available while the polls work, the system exists and its data is fresh enough.
 
-        A failed poll keeps the last data: entities stay available until the data
-        is older than the coordinator's documented staleness threshold.
+        A failed poll (`super().available` false) keeps the last data for a short
+        grace, so one failure never blanks a sensor; polls failing longer make it
+        unavailable whatever the data's age. While polls succeed, data older than the
+        coordinator's staleness threshold (a gateway that stopped uploading, an
+        exhausted quota) makes it unavailable too.
         """
+        if not super().available and self.coordinator.polls_failing_too_long():
+            return False
         data = self.coordinator.data
         if data is None or self.system_id not in data.systems:
             return False
