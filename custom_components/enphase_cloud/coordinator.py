@@ -65,11 +65,13 @@ RESERVED_CALLS = 2
 # regular polls keep what they need (a long horizon on the free plan takes months).
 HISTORY_MONTH_SHARE = 0.25
 BACKLOG_RETRY = timedelta(minutes=1)
+# The history the first refresh held back starts this soon after setup (not a minute
+# later) when the minute has calls left for it.
+HISTORY_START = timedelta(seconds=1)
 # Streams further behind than this are a backfill subject to the month's history share
 # (a long horizon); up to five `week` calls per stream (the default 30-day horizon, a
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
-FIRST_POLL_DELAY = timedelta(seconds=30)
 # Polls failing for this long make the entities unavailable, whatever their data's age:
 # one failed poll never blanks a sensor, Enphase unreachable for half an hour does.
 FAILURE_GRACE = timedelta(minutes=30)
@@ -137,6 +139,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_in_progress = False
         self._history_retry = False
         self._first_poll_done = False
+        self._history_started = False
         self._refresh_requested = False
         self.failing_since: datetime | None = None
         """When the current run of failed polls began (None: the last poll succeeded)."""
@@ -237,6 +240,8 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         next_poll = min(candidates) if candidates else now + QUARTER
         if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
+            if not self._history_started and self.budget.calls_available_now() > RESERVED_CALLS:
+                next_poll = min(next_poll, now + HISTORY_START)
         if retry_at is not None:
             next_poll = max(retry_at, now + timedelta(seconds=1))
         self.update_interval = max(next_poll - now, timedelta(seconds=1))
@@ -452,9 +457,15 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         minute's window is what held the import back, never for the month's.
         """
         if not self._first_poll_done:
-            # Setup's first refresh shows current data at once; history follows.
-            self._history_in_progress = self._history_retry = True
+            # Setup's first refresh shows current data at once; history follows
+            # right after it (see HISTORY_START), when there is any.
+            pending = False
+            for syncs in self._syncs.values():
+                for sync in syncs:
+                    pending = pending or await sync.async_needs_history(now)
+            self._history_in_progress = self._history_retry = pending
             return
+        self._history_started = True
         behind = retry = False
         month_cap = HISTORY_MONTH_SHARE * PLAN_LIMITS[self.budget.plan].per_month
         for syncs in self._syncs.values():
