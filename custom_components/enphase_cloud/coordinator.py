@@ -31,13 +31,14 @@ from .api import (
     EnphaseUnprocessable,
     Granularity,
     StormGuard,
+    Summary,
     System,
 )
 from .api.errors import PERIOD_MINUTE
 from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
-from .devices import async_register_devices, async_remove_devices
+from .devices import async_register_devices, async_remove_battery_device, async_remove_devices
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -72,6 +73,9 @@ HISTORY_START = timedelta(seconds=1)
 # (a long horizon); up to five `week` calls per stream (the default 30-day horizon, a
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
+# The device list is read again this often (a meter or battery added or removed), and
+# at once when a system's summary changes in a way only new hardware explains.
+DEVICES_RECHECK = timedelta(days=7)
 # Polls failing for this long make the entities unavailable, whatever their data's age:
 # one failed poll never blanks a sensor, Enphase unreachable for half an hour does.
 FAILURE_GRACE = timedelta(minutes=30)
@@ -146,23 +150,73 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
-        snapshot = SystemSnapshot(system=system, devices=devices, system_fetched_at=now)
+        snapshot = SystemSnapshot(
+            system=system, devices=devices, system_fetched_at=now, devices_fetched_at=now
+        )
         if devices.has_battery:
             snapshot = await self._async_probe_control(snapshot, now)
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
-        importer = StatisticsImporter(self.hass, system.system_id, system.name)
+        self._set_syncs(snapshot)
+
+    def _set_syncs(self, snapshot: SystemSnapshot) -> None:
+        """Follow the telemetry the system's devices report; keep the streams it still has."""
+        system = snapshot.system
         sources = [PRODUCTION]
-        if devices.has_consumption_meter:
+        if snapshot.has_consumption_meter:
             sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
-        if devices.has_battery:
+        if snapshot.has_battery:
             sources.append(BATTERY)
+        kept = {sync.source.key: sync for sync in self._syncs.get(system.system_id, [])}
+        importer = StatisticsImporter(self.hass, system.system_id, system.name)
         self._syncs[system.system_id] = [
-            TelemetrySync(
+            kept.get(source.key)
+            or TelemetrySync(
                 self.client, importer, source, system_id=system.system_id, horizon=self._horizon
             )
             for source in sources
         ]
+
+    async def _async_recheck_devices(self, system_id: int, now: datetime) -> None:
+        """Read a system's device list again; follow a meter or battery added or removed."""
+        snapshot = self._systems[system_id]
+        devices = await self.client.async_get_devices(system_id)
+        updated = replace(snapshot, devices=devices, devices_fetched_at=now)
+        if devices == snapshot.devices:
+            self._systems[system_id] = updated
+            return
+        LOGGER.info("The devices of system %s changed", system_id)
+        if devices.has_battery and not snapshot.has_battery:
+            updated = await self._async_probe_control(updated, now)
+        elif not devices.has_battery:
+            updated = replace(
+                updated,
+                control_permitted=False,
+                control_denied_by_plan=False,
+                battery_level=None,
+                battery_settings=None,
+                storm_guard=None,
+                grid_status=None,
+            )
+            async_remove_battery_device(self.hass, self.config_entry.entry_id, system_id)
+        self._systems[system_id] = updated
+        async_register_devices(self.hass, self.config_entry.entry_id, updated)
+        self._set_syncs(updated)
+
+    def _devices_due(self, snapshot: SystemSnapshot, summary: Summary, now: datetime) -> bool:
+        """Return whether the device list may have changed: a week old, or a hint in the summary."""
+        fetched = snapshot.devices_fetched_at
+        if fetched is None or now - fetched >= DEVICES_RECHECK:
+            return True
+        before = snapshot.summary
+        if before is None:
+            return False
+        # More or fewer microinverters, or a battery's capacity appearing or going.
+        return (before.modules, before.size_w, before.battery_capacity_wh is None) != (
+            summary.modules,
+            summary.size_w,
+            summary.battery_capacity_wh is None,
+        )
 
     async def _async_probe_control(self, snapshot: SystemSnapshot, now: datetime) -> SystemSnapshot:
         """Find out once whether the plan permits battery control (one call)."""
@@ -351,6 +405,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             if not news:
                 continue
             summary = await self.client.async_get_summary(system_id)
+            if system_id not in added and self._devices_due(snapshot, summary, now):
+                await self._async_recheck_devices(system_id, now)
+                snapshot = self._systems[system_id]
             telemetry = (
                 await self.client.async_get_latest_telemetry(system_id)
                 if snapshot.has_consumption_meter

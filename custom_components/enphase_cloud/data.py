@@ -47,6 +47,8 @@ class SystemSnapshot:
     storm_guard: StormGuard | None = None
     grid_status: GridStatus | None = None
     config_fetched_at: datetime | None = None
+    devices_fetched_at: datetime | None = None
+    """When the device list was last read (it is re-read weekly, or on a hint)."""
 
     @property
     def system_id(self) -> int:
