@@ -15,7 +15,6 @@ from homeassistant.const import CONF_API_KEY, CONF_TOKEN
 from homeassistant.core import callback
 from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenRequestReauthError
 from homeassistant.helpers import config_entry_oauth2_flow
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -37,7 +36,8 @@ from .api import (
     EnphaseRateLimited,
     System,
 )
-from .budget import Plan, async_get_budget
+from .budget import Plan
+from .connection import async_create_client
 from .const import (
     CONF_HISTORY_DAYS,
     CONF_PLAN,
@@ -47,8 +47,6 @@ from .const import (
     DOMAIN,
     LOGGER,
     MAX_HISTORY_DAYS,
-    PLANS,
-    base_url,
 )
 from .data import EnphaseCloudConfigEntry
 
@@ -56,7 +54,9 @@ from .data import EnphaseCloudConfigEntry
 def _plan_selector() -> SelectSelector:
     return SelectSelector(
         SelectSelectorConfig(
-            options=list(PLANS), translation_key="plan", mode=SelectSelectorMode.DROPDOWN
+            options=[plan.value for plan in Plan],
+            translation_key="plan",
+            mode=SelectSelectorMode.DROPDOWN,
         )
     )
 
@@ -173,12 +173,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         async def _token() -> str:
             return token
 
-        client = EnphaseClient(
-            async_get_clientsession(self.hass),
-            _token,
-            self._api_key or "",
-            base_url=base_url(),
-            limiter=await async_get_budget(self.hass, self._api_key or "", Plan(self._plan)),
+        client, _budget = await async_create_client(
+            self.hass, self._api_key or "", self._plan, _token
         )
         systems, error = await _async_validate(client)
         if error == "no_systems":
@@ -239,22 +235,14 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 return str(session.token["access_token"])
 
             api_key = user_input[CONF_API_KEY].strip()
-            client = EnphaseClient(
-                async_get_clientsession(self.hass),
-                _token,
+            # The running entry's budget keeps its plan until the change is saved.
+            client, _budget = await async_create_client(
+                self.hass,
                 api_key,
-                base_url=base_url(),
-                # The flow's calls count against the key's quota like every other call.
-                # The running entry's budget keeps its plan until the change is saved.
-                limiter=await async_get_budget(
-                    self.hass,
-                    api_key,
-                    Plan(
-                        entry.options.get(CONF_PLAN, DEFAULT_PLAN)
-                        if api_key == entry.data[CONF_API_KEY]
-                        else user_input[CONF_PLAN]
-                    ),
-                ),
+                entry.options.get(CONF_PLAN, DEFAULT_PLAN)
+                if api_key == entry.data[CONF_API_KEY]
+                else user_input[CONF_PLAN],
+                _token,
             )
             try:
                 _systems, error = await _async_validate(client)

@@ -36,7 +36,7 @@ from .api import (
 )
 from .api.errors import PERIOD_MINUTE
 from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
-from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
+from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, INTERVAL, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_battery_device, async_remove_devices
 from .interval_fetch import (
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
     from .data import EnphaseCloudConfigEntry
 
-QUARTER = timedelta(minutes=15)
 # Battery settings, storm guard and grid status, read in each bulk round where permitted.
 CONFIG_READS = ("battery_settings", "storm_guard", "grid_status")
 # Gateways upload a few minutes after each quarter hour; polling then finds the new interval.
@@ -86,7 +85,7 @@ def next_aligned(after: datetime) -> datetime:
     base = after.replace(minute=0, second=0, microsecond=0)
     candidate = base + REPORTING_LAG
     while candidate < after:
-        candidate += QUARTER
+        candidate += INTERVAL
     return candidate
 
 
@@ -129,7 +128,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             LOGGER,
             config_entry=config_entry,
             name=DOMAIN,
-            update_interval=QUARTER,
+            update_interval=INTERVAL,
         )
         self.client = client
         self.budget = budget
@@ -291,7 +290,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
 
     def _snapshot(self, now: datetime, retry_at: datetime | None) -> AccountSnapshot:
         candidates = [moment for moment in (self._next_fast, self._next_bulk) if moment is not None]
-        next_poll = min(candidates) if candidates else now + QUARTER
+        next_poll = min(candidates) if candidates else now + INTERVAL
         if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
             if not self._history_started and self.budget.calls_available_now() > RESERVED_CALLS:

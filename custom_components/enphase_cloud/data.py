@@ -12,7 +12,6 @@ from homeassistant.config_entries import ConfigEntry
 from .api import BatterySettings, Devices, GridStatus, LatestTelemetry, StormGuard, Summary, System
 
 if TYPE_CHECKING:
-    from .api import EnphaseClient
     from .budget import ApiBudget
     from .command_runner import BatteryCommander
     from .coordinator import EnphaseCloudCoordinator
@@ -80,7 +79,6 @@ class AccountSnapshot:
 class EnphaseCloudData:
     """What a loaded config entry holds in `runtime_data`."""
 
-    client: EnphaseClient
     coordinator: EnphaseCloudCoordinator
     budget: ApiBudget
     commands: BatteryCommander
