@@ -13,7 +13,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.enphase_cloud.api import Devices, EnphaseClient
+from custom_components.enphase_cloud.api import Devices, EnphaseClient, Summary
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.devices import (
     MANUFACTURER,
@@ -203,3 +203,31 @@ async def test_device_list_is_not_read_every_poll(
     for _ in range(4):
         await _poll(hass, freezer)
     assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_new_hardware_in_the_summary_reads_the_device_list_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimHarness,
+) -> None:
+    """More microinverters in the summary: the device list is read in the same round."""
+    endpoint = "GET /api/v4/systems/{system_id}/devices"
+    read = simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"]
+    real = EnphaseClient.async_get_summary
+
+    async def summary(client: EnphaseClient, system_id: int) -> Summary:
+        found = await real(client, system_id)
+        if system_id != PLAIN_SYSTEM:
+            return found
+        return replace(found, modules=(found.modules or 0) + 4)
+
+    with patch.object(EnphaseClient, "async_get_summary", summary):
+        await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 1
+    # Back to the real count: a change again, read once more; then steady, no read.
+    await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 2
+    await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 2
