@@ -33,12 +33,26 @@ Figures, one JSON line per plan written to $BENCH_OUT (or printed):
 - fast_cadence_min / bulk_cadence_min: median gap between battery telemetry
   reads and between systems-list reads (the two polling tiers).
 - wall_s: wall-clock seconds of the plan's run.
+
+Further lines, measured in the same run (`kind` says which):
+- first_data: per plan, how long after setup the default 30-day history of every
+  stream is in the recorder (`first_data_s`, simulated seconds; the polling is
+  paced by the plan's minute), with the calls spent until then and the wall time.
+- history_2y: a 730-day history import on Kilowatt: the calls, the simulated and
+  wall time until it is complete, and the recorder rows written (`rows_written`)
+  of which `rows_rewritten` rewrote an hour already written (the overlap each fetch
+  re-reads because Enphase may still be filling the last hour in).
+- ten_systems: an account with 10 systems (five with a battery and a consumption
+  meter), per plan, run for three days with a 1-day history: the calls a month at
+  the steady rate of days 2-3 (`calls_month`), the state of charge's staleness and
+  the two polling cadences.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+import dataclasses
 from datetime import UTC, datetime, timedelta
 import itertools
 import json
@@ -51,7 +65,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    statistics_during_period,
+)
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
@@ -68,13 +85,20 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.enphase_cloud.budget import DATA_BUDGETS
 from custom_components.enphase_cloud.const import (
     BASE_URL_ENV,
+    CONF_HISTORY_DAYS,
     CONF_PLAN,
     DEFAULT_HISTORY_DAYS,
     DOMAIN,
 )
 from custom_components.enphase_cloud.statistics_writer import Stream, statistic_id
-from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app
+from enphase_simulator import (
+    SIMULATOR_KEY,
+    SimConfig,
+    Simulator,
+    create_app,
+)
 from enphase_simulator.config import Outage
+from enphase_simulator.world import World, build_world
 from tests.conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, token_data
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -143,19 +167,63 @@ def plan(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def served(
+def sim_history() -> timedelta:
+    """How far back the simulated systems have data."""
+    return timedelta(days=60)
+
+
+@pytest.fixture
+def extra_systems() -> int:
+    """Systems added to the demo account beyond its two."""
+    return 0
+
+
+def _with_extra_systems(build: Callable[[SimConfig], World], count: int) -> Callable[..., World]:
+    """Return a world builder whose demo account has `count` more systems (clones)."""
+
+    def build_bigger(config: SimConfig) -> World:
+        world = build(config)
+        systems = dict(world.systems)
+        account = world.accounts[0]
+        added = []
+        for n in range(count):
+            template = systems[account.system_ids[n % len(account.system_ids)]]
+            system_id = 2001 + n
+            systems[system_id] = dataclasses.replace(
+                template, system_id=system_id, name=f"{template.name} {n + 3}"
+            )
+            added.append(system_id)
+        accounts = (
+            dataclasses.replace(account, system_ids=(*account.system_ids, *added)),
+            *world.accounts[1:],
+        )
+        return dataclasses.replace(world, systems=systems, accounts=accounts)
+
+    return build_bigger
+
+
+@pytest.fixture
+async def served(  # noqa: PLR0913, PLR0917 - the run's shape comes in fixtures
     hass: HomeAssistant,
     socket_enabled: None,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
     plan: str,
+    sim_history: timedelta,
+    extra_systems: int,
 ) -> AsyncGenerator[tuple[Simulator, Probe]]:
     """Serve the simulator on Home Assistant's frozen clock, counting API answers."""
     freezer.move_to(START)
+    if extra_systems:
+        monkeypatch.setattr(
+            "enphase_simulator.simulator.build_world",
+            _with_extra_systems(build_world, extra_systems),
+        )
     config = SimConfig(
         plan=plan,
         clock=dt_util.utcnow,
         auto_approve=True,
+        history=sim_history,
         outages=(Outage(system_id=BATTERY_SYSTEM, start=OUTAGE[0], end=OUTAGE[1]),),
     )
     app = create_app(config)
@@ -406,3 +474,196 @@ async def test_month(
             file.write(line + "\n")
     else:
         print(line)  # noqa: T201
+
+
+def _write(result: Mapping[str, Any]) -> None:
+    """Append one JSON line to $BENCH_OUT (or print it)."""
+    line = json.dumps(result)
+    if out := os.environ.get("BENCH_OUT"):
+        with Path(out).open("a", encoding="utf-8") as file:
+            file.write(line + "\n")
+    else:
+        print(line)  # noqa: T201
+
+
+async def _set_up(
+    hass: HomeAssistant, sim: Simulator, plan: str, history_days: int
+) -> MockConfigEntry:
+    """Add and set up the demo account's entry on `plan`."""
+    tokens = sim.mint_tokens()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Casa Solar (+1)",
+        unique_id=str(tokens["enl_uid"]),
+        data={"auth_implementation": DOMAIN, "token": token_data(tokens), CONF_API_KEY: API_KEY},
+        options={CONF_PLAN: plan, CONF_HISTORY_DAYS: history_days},
+    )
+    entry.add_to_hass(hass)
+    if not await hass.config_entries.async_setup(entry.entry_id):
+        msg = "setup failed"
+        raise RuntimeError(msg)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.mark.parametrize("plan", ["watt", "kilowatt", "megawatt", "partner"])
+async def test_first_data(
+    hass: HomeAssistant,
+    served: tuple[Simulator, Probe],
+    credentials: None,
+    freezer: FrozenDateTimeFactory,
+    plan: str,
+) -> None:
+    """Time from setup until the default history of every stream is in the recorder."""
+    hass.loop.set_debug(False)
+    sim, probe = served
+    began = os.times().elapsed
+    entry = await _set_up(hass, sim, plan, DEFAULT_HISTORY_DAYS)
+    coordinator = entry.runtime_data.coordinator
+    setup_at = dt_util.utcnow()
+    # One-second steps: the figure is as fine as that; every poll that falls due runs.
+    while coordinator.data.history_in_progress and dt_util.utcnow() < setup_at + HOUR:
+        freezer.tick(timedelta(seconds=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    done_at = dt_util.utcnow()
+    calls = sum(probe.statuses.values())
+    await async_wait_recording_done(hass)
+    wall = os.times().elapsed - began
+    first = START - HORIZON
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        first,
+        START,
+        {statistic_id(BATTERY_SYSTEM, stream) for stream in TRUTH_FIELDS[BATTERY_SYSTEM]},
+        "hour",
+        None,
+        {"state"},
+    )
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    _write(
+        {
+            "kind": "first_data",
+            "plan": plan,
+            "history_days": DEFAULT_HISTORY_DAYS,
+            "first_data_s": round((done_at - setup_at).total_seconds()),
+            "complete": not coordinator.data.history_in_progress,
+            "hours_in_recorder": min(len(r) for r in rows.values()) if rows else 0,
+            "api_calls": calls,
+            "wall_s": round(wall, 1),
+        }
+    )
+
+
+class RowCounter:
+    """Counts the hourly rows handed to the recorder, and those written before."""
+
+    def __init__(self) -> None:
+        """Start with nothing counted."""
+        self.written = 0
+        self.seen: set[tuple[str, float]] = set()
+
+    def wrap(self, write: Callable[..., None]) -> Callable[..., None]:
+        """Return `write` counting its rows on the way."""
+
+        def counted(
+            hass: HomeAssistant,
+            metadata: Mapping[str, Any],
+            rows: Iterable[Mapping[str, Any]],
+            *args: object,
+        ) -> None:
+            for row in rows:
+                self.written += 1
+                self.seen.add((metadata["statistic_id"], row["start"].timestamp()))
+            write(hass, metadata, rows, *args)
+
+        return counted
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+@pytest.mark.parametrize("sim_history", [timedelta(days=740)])
+async def test_two_year_history(  # noqa: PLR0913, PLR0917 - fixtures
+    hass: HomeAssistant,
+    served: tuple[Simulator, Probe],
+    credentials: None,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    plan: str,
+) -> None:
+    """Import the longest horizon (730 days) and count what it costs."""
+    hass.loop.set_debug(False)
+    sim, probe = served
+    rows = RowCounter()
+    monkeypatch.setattr(
+        "custom_components.enphase_cloud.statistics_writer.async_add_external_statistics",
+        rows.wrap(async_add_external_statistics),
+    )
+    began = os.times().elapsed
+    entry = await _set_up(hass, sim, plan, 730)
+    coordinator = entry.runtime_data.coordinator
+    month = Month(hass, freezer, entry)
+    limit = START + timedelta(days=3)
+    while coordinator.data.history_in_progress and dt_util.utcnow() < limit:
+        await month.run_until(dt_util.utcnow() + RETRY_STEP)
+    done_at = dt_util.utcnow()
+    await async_wait_recording_done(hass)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    _write(
+        {
+            "kind": "history_2y",
+            "plan": plan,
+            "history_days": 730,
+            "complete": not coordinator.data.history_in_progress,
+            "api_calls": sum(probe.statuses.values()),
+            "simulated_min": round((done_at - START).total_seconds() / 60, 1),
+            "rows_written": rows.written,
+            "rows_rewritten": rows.written - len(rows.seen),
+            "wall_s": round(os.times().elapsed - began, 1),
+        }
+    )
+
+
+@pytest.mark.parametrize("plan", ["watt", "kilowatt"])
+@pytest.mark.parametrize("extra_systems", [8])
+async def test_ten_systems(
+    hass: HomeAssistant,
+    served: tuple[Simulator, Probe],
+    credentials: None,
+    freezer: FrozenDateTimeFactory,
+    plan: str,
+) -> None:
+    """An account with 10 systems: the month's calls and the staleness per plan."""
+    hass.loop.set_debug(False)
+    sim, probe = served
+    began = os.times().elapsed
+    entry = await _set_up(hass, sim, plan, 1)
+    systems = len(entry.runtime_data.coordinator.data.systems)
+    month = Month(hass, freezer, entry)
+    steady_from = START + timedelta(days=1)
+    await month.run_until(steady_from)
+    calls_before = sum(probe.statuses.values())
+    month.staleness.clear()
+    days = 2
+    await month.run_until(steady_from + timedelta(days=days))
+    calls = sum(probe.statuses.values()) - calls_before
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    _write(
+        {
+            "kind": "ten_systems",
+            "plan": plan,
+            "systems": systems,
+            "calls_month": round(calls / days * DAYS),
+            "http_429": probe.statuses[429],
+            "soc_staleness_p50_min": _percentile(month.staleness, 0.5),
+            "soc_staleness_p95_min": _percentile(month.staleness, 0.95),
+            "fast_cadence_min": probe.median_gap_min(
+                f"/api/v4/systems/{BATTERY_SYSTEM}/telemetry/battery"
+            ),
+            "bulk_cadence_min": probe.median_gap_min("/api/v4/systems"),
+            "wall_s": round(os.times().elapsed - began, 1),
+        }
+    )

@@ -715,6 +715,7 @@ async def test_enphase_429_per_minute_defers_the_poll(
     assert budget.blocked_until is None
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_enphase_429_per_month_raises_and_clears_the_repair_issue(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,

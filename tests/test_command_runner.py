@@ -182,9 +182,10 @@ async def test_plan_without_permission_raises_one_repair(
     await assert_translated(hass, issues[0])
     assert hass.states.get(COMMAND_SENSOR) is None
 
+    # Still true while the entry is unloaded: the issue (and a dismissal) stays.
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await settle(hass)
-    assert not [key for key in issue_registry.issues if key[0] == DOMAIN]
+    assert issue_registry.async_get_issue(DOMAIN, issues[0].issue_id) is not None
 
 
 async def test_permitted_plan_raises_no_repair(
@@ -549,3 +550,26 @@ async def test_plan_downgrade_stops_the_retries_until_the_plan_permits(
     await advance(hass, freezer, 3 * MINUTE)
     assert requested(simulator) == ("self_consumption", 30)
     assert command_state(hass) == "idle"
+
+
+@pytest.mark.parametrize("plan", ["watt"])
+async def test_a_dismissed_plan_issue_stays_dismissed(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Ignoring the plan issue holds across reloads while the issue is still true."""
+    issue_id = not_permitted_issue_id(init_integration.entry_id)
+    issue_registry.async_ignore(DOMAIN, issue_id, ignore=True)
+    dismissed = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert dismissed is not None
+    assert dismissed.dismissed_version is not None
+
+    freezer.tick(timedelta(minutes=2))  # the Watt plan's minute is spent by the setup
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.active
+    assert issue.dismissed_version == dismissed.dismissed_version

@@ -603,3 +603,19 @@ def test_every_flow_message_has_text() -> None:
     assert aborts <= set(strings["abort"])
     for text in (*strings["error"].values(), *strings["abort"].values()):
         assert text.endswith("."), text
+
+
+def test_every_form_field_is_described() -> None:
+    """Each field of each config and options step has a description under it."""
+    strings = json.loads(
+        (Path(config_flow.__file__).parent / "translations" / "en.json").read_text()
+    )
+    steps = [
+        (f"{flow}.{step_id}", step)
+        for flow in ("config", "options")
+        for step_id, step in strings[flow]["step"].items()
+    ]
+    assert any(name == "config.reauth_confirm" for name, _ in steps)
+    for name, step in steps:
+        fields = set(step.get("data", {}))
+        assert set(step.get("data_description", {})) == fields, name

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.enphase_cloud.api import Devices, EnphaseClient, Summary
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.devices import (
     MANUFACTURER,
@@ -15,7 +23,7 @@ from custom_components.enphase_cloud.devices import (
     system_identifier,
 )
 
-from .conftest import BATTERY_SYSTEM, PLAIN_SYSTEM
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
 
 
 def _serials(entry: MockConfigEntry) -> list[str]:
@@ -115,3 +123,111 @@ async def test_remove_devices_takes_entities_along(
     # The other system is untouched; removing again is harmless.
     assert device_registry.async_get_device_by_identifier(system_identifier(PLAIN_SYSTEM), entry_id)
     async_remove_devices(hass, entry_id, BATTERY_SYSTEM)
+
+
+async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let the next quarter hour's poll run."""
+    freezer.tick(timedelta(minutes=15))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_hardware_removed_and_added_back_without_a_reload(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The device list is read again: a battery and a meter come and go with their entities."""
+    entry_id = init_integration.entry_id
+    real = EnphaseClient.async_get_devices
+    gone = False
+
+    async def devices(client: EnphaseClient, system_id: int) -> Devices:
+        found = await real(client, system_id)
+        if gone and system_id == BATTERY_SYSTEM:
+            # The battery and the consumption meter were taken out by the installer.
+            meters = tuple(m for m in found.meters if "production" in (m.config_type or "").lower())
+            return replace(found, encharges=(), meters=meters)
+        return found
+
+    def unique_ids() -> set[str]:
+        return {e.unique_id for e in er.async_entries_for_config_entry(entity_registry, entry_id)}
+
+    before = unique_ids()
+    assert {f"{BATTERY_SYSTEM}_battery_level", f"{BATTERY_SYSTEM}_consumption_power"} <= before
+    with (
+        patch.object(EnphaseClient, "async_get_devices", devices),
+        patch("custom_components.enphase_cloud.coordinator.DEVICES_RECHECK", timedelta(0)),
+    ):
+        gone = True
+        await _poll(hass, freezer)
+        assert init_integration.state is ConfigEntryState.LOADED
+        after = unique_ids()
+        assert f"{BATTERY_SYSTEM}_battery_level" not in after
+        assert f"{BATTERY_SYSTEM}_consumption_power" not in after
+        assert f"{BATTERY_SYSTEM}_production_power" in after
+        assert (
+            device_registry.async_get_device_by_identifier(
+                battery_identifier(BATTERY_SYSTEM), entry_id
+            )
+            is None
+        )
+        assert hass.states.get("sensor.casa_solar_home_power") is None
+        assert init_integration.runtime_data.coordinator.last_update_success
+
+        gone = False
+        await _poll(hass, freezer)
+        assert unique_ids() == before
+        assert (
+            device_registry.async_get_device_by_identifier(
+                battery_identifier(BATTERY_SYSTEM), entry_id
+            )
+            is not None
+        )
+        assert hass.states.get("sensor.casa_solar_battery_state_of_charge") is not None
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_device_list_is_not_read_every_poll(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimHarness,
+) -> None:
+    """Unchanged hardware costs no call per poll: the list is re-read weekly or on a hint."""
+    endpoint = "GET /api/v4/systems/{system_id}/devices"
+    read = simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"]
+    for _ in range(4):
+        await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read
+
+
+@pytest.mark.parametrize("plan", ["kilowatt"])
+async def test_new_hardware_in_the_summary_reads_the_device_list_at_once(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    simulator: SimHarness,
+) -> None:
+    """More microinverters in the summary: the device list is read in the same round."""
+    endpoint = "GET /api/v4/systems/{system_id}/devices"
+    read = simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"]
+    real = EnphaseClient.async_get_summary
+
+    async def summary(client: EnphaseClient, system_id: int) -> Summary:
+        found = await real(client, system_id)
+        if system_id != PLAIN_SYSTEM:
+            return found
+        return replace(found, modules=(found.modules or 0) + 4)
+
+    with patch.object(EnphaseClient, "async_get_summary", summary):
+        await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 1
+    # Back to the real count: a change again, read once more; then steady, no read.
+    await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 2
+    await _poll(hass, freezer)
+    assert simulator.sim.usage(API_KEY)["endpoints"][endpoint]["total"] == read + 2

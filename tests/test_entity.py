@@ -14,7 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.enphase_cloud.const import DOMAIN
-from custom_components.enphase_cloud.coordinator import EnphaseCloudCoordinator
+from custom_components.enphase_cloud.coordinator import FAILURE_GRACE, EnphaseCloudCoordinator
 
 from .conftest import PLAIN_SYSTEM, SimHarness
 
@@ -51,28 +51,31 @@ def _available(hass: HomeAssistant, entity_id: str) -> bool:
     return state.state != STATE_UNAVAILABLE
 
 
-async def test_failed_polls_keep_entities_until_stale(
+async def test_failed_polls_keep_entities_for_a_grace_only(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     simulator: SimHarness,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Enphase down: the last data shows until it is older than `stale_after`."""
+    """Enphase down: one failed poll keeps the last data, half an hour of failures does not."""
     coordinator: EnphaseCloudCoordinator = init_integration.runtime_data.coordinator
     start = dt_util.utcnow()
-    stale_after = coordinator.data.stale_after
     # Documented threshold: two of the slowest rounds plus an hour (90 min on Kilowatt).
-    assert stale_after == timedelta(minutes=90)
+    assert coordinator.data.stale_after == timedelta(minutes=90)
     value = hass.states.get(CASA_POWER)
     simulator.sim.add_fault(status=503, count=10_000)
 
-    await _advance(hass, freezer, start + stale_after - timedelta(minutes=2))
+    await _advance(hass, freezer, start + timedelta(minutes=20))
     assert not coordinator.last_update_success
     assert _available(hass, CASA_POWER)
     assert _available(hass, CASA_SOC)
     assert hass.states.get(CASA_POWER).state == value.state  # type: ignore[union-attr]
+    failing_since = coordinator.failing_since
+    assert failing_since is not None
 
-    await _advance(hass, freezer, start + stale_after + timedelta(minutes=20))
+    # Well before the data itself is stale: the failing polls decide.
+    await _advance(hass, freezer, failing_since + FAILURE_GRACE + timedelta(minutes=16))
+    assert dt_util.utcnow() - start < coordinator.data.stale_after
     assert not coordinator.last_update_success
     assert not _available(hass, CASA_POWER)
     assert not _available(hass, CASA_SOC)
@@ -81,8 +84,27 @@ async def test_failed_polls_keep_entities_until_stale(
     simulator.sim.clear_faults()
     await _advance(hass, freezer, dt_util.utcnow() + timedelta(minutes=20))
     assert coordinator.last_update_success
+    assert coordinator.failing_since is None
     assert _available(hass, CASA_POWER)
     assert _available(hass, CASA_SOC)
+
+
+@pytest.mark.parametrize("plan", ["watt"])
+async def test_watt_plan_goes_unavailable_soon_when_enphase_is_unreachable(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The free plan's daily round kept values ~49 h; now the failing polls decide."""
+    coordinator: EnphaseCloudCoordinator = init_integration.runtime_data.coordinator
+    start = dt_util.utcnow()
+    assert coordinator.data.stale_after > timedelta(hours=24)
+    simulator.sim.add_fault(status=503, count=100_000)
+    await _advance(hass, freezer, start + timedelta(hours=3))
+    assert not coordinator.last_update_success
+    assert not _available(hass, CASA_POWER)
+    assert not _available(hass, CASA_SOC)
 
 
 async def test_silent_gateway_goes_stale_alone(

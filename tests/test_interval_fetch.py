@@ -358,7 +358,6 @@ async def test_catch_up_of_an_offline_gateway_ends_with_its_last_upload(
         assert level.measured_at <= START
     else:
         assert level is None
-        assert result.intervals == 0
 
 
 def test_latest_level_skips_intervals_without_state_of_charge() -> None:
@@ -382,3 +381,33 @@ def test_latest_level_skips_intervals_without_state_of_charge() -> None:
         percent=55, measured_at=end - QUARTER
     )
     assert latest_level(telemetry(intervals[1])) is None
+
+
+@pytest.mark.parametrize("plan", ["kilowatt", "megawatt"])
+async def test_default_history_is_in_the_recorder_seconds_after_setup(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Where the plan's minute allows it, the 30-day history follows setup at once.
+
+    It used to wait for the second poll, a minute or more after setup.
+    """
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_HISTORY_DAYS: 30}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    setup_at = dt_util.utcnow()
+    coordinator = config_entry.runtime_data.coordinator
+    assert coordinator.data.history_in_progress
+    assert coordinator.data.next_poll is not None
+    assert coordinator.data.next_poll - setup_at < timedelta(seconds=5)
+
+    await run_until(hass, freezer, setup_at + timedelta(seconds=5))
+    assert not coordinator.data.history_in_progress
+    first = (setup_at - timedelta(days=30)).replace(minute=0) + HOUR
+    last = setup_at.replace(minute=0) - HOUR
+    await assert_matches_truth(hass, simulator, BATTERY_SYSTEM, BATTERY_STREAMS, first, last)

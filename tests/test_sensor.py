@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest.mock import PropertyMock, patch
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, Platform
@@ -27,18 +27,7 @@ def only_sensors() -> object:
         yield
 
 
-@pytest.fixture
-def enabled_by_default() -> object:
-    """Create the disabled-by-default sensors too, to snapshot every one."""
-    with patch(
-        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
-        new_callable=PropertyMock,
-        return_value=True,
-    ):
-        yield
-
-
-@pytest.mark.usefixtures("enabled_by_default")
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_sensors(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -96,3 +85,50 @@ async def test_grid_state_follows_the_grid(
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.casa_solar_grid").state == "off_grid"
+
+
+async def test_rarely_used_sensors_are_disabled_by_default(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """What the Energy dashboard and common automations use is on; the rest is opt-in."""
+    disabled = {
+        entry.unique_id.split("_", 1)[1]
+        for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
+        if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+    assert disabled == {"next_poll", "api_calls_remaining", "last_interval_end", "battery_capacity"}
+    assert hass.states.get("sensor.casa_solar_battery_state_of_charge") is not None
+    assert hass.states.get("sensor.enphase_api_next_poll") is None
+
+
+async def test_next_poll_stays_out_of_the_logbook_by_default(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Polls do not write a state per poll to the service device (nothing to log)."""
+    changed: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: changed.append(event.data["entity_id"]),
+    )
+    freezer.tick(timedelta(minutes=20))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert init_integration.runtime_data.coordinator.last_update_success
+    assert not any("next_poll" in entity_id for entity_id in changed)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_energy_is_kept_in_wh_and_shown_in_kwh(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Native Wh from Enphase, shown in kWh by Home Assistant's own conversion."""
+    coordinator = init_integration.runtime_data.coordinator
+    summary = coordinator.data.systems[BATTERY_SYSTEM].summary
+    assert summary is not None
+    assert summary.energy_lifetime is not None
+    state = hass.states.get("sensor.casa_solar_solar_energy_lifetime")
+    assert state is not None
+    assert state.attributes["unit_of_measurement"] == "kWh"
+    assert float(state.state) == pytest.approx(summary.energy_lifetime / 1000)

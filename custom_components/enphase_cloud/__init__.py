@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_entry_oauth2_flow, config_validation as cv
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .api import EnphaseClient
-from .budget import Plan, async_get_budget
 from .command_runner import BatteryCommander, async_delete_issues, async_restore_removed
-from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN, base_url
+from .connection import async_create_client
+from .const import CONF_PLAN, DEFAULT_PLAN, DOMAIN
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, EnphaseCloudData
 from .energy_setup import async_track_offer
@@ -71,24 +70,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry)
             )
         return await _access_token()
 
-    budget = await async_get_budget(
-        hass, entry.data[CONF_API_KEY], Plan(entry.options.get(CONF_PLAN, DEFAULT_PLAN))
-    )
-    client = EnphaseClient(
-        async_get_clientsession(hass),
-        _access_token,
+    client, budget = await async_create_client(
+        hass,
         entry.data[CONF_API_KEY],
-        base_url=base_url(),
-        limiter=budget,
-        token_refresher=_refreshed_token,
+        entry.options.get(CONF_PLAN, DEFAULT_PLAN),
+        _access_token,
+        _refreshed_token,
     )
     coordinator = EnphaseCloudCoordinator(hass, entry, client, budget)
     await coordinator.async_config_entry_first_refresh()
     commands = BatteryCommander(hass, entry, coordinator, client)
     await commands.async_setup()
-    entry.runtime_data = EnphaseCloudData(
-        client=client, coordinator=coordinator, budget=budget, commands=commands
-    )
+    entry.runtime_data = EnphaseCloudData(coordinator=coordinator, budget=budget, commands=commands)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(async_track_offer(hass, entry))
     return True
@@ -117,15 +110,13 @@ async def async_remove_entry(hass: HomeAssistant, entry: EnphaseCloudConfigEntry
         async def _access_token() -> str:
             return str(token["access_token"])
 
-        return EnphaseClient(
-            async_get_clientsession(hass),
-            _access_token,
+        client, _budget = await async_create_client(
+            hass,
             entry.data[CONF_API_KEY],
-            base_url=base_url(),
-            limiter=await async_get_budget(
-                hass, entry.data[CONF_API_KEY], Plan(entry.options.get(CONF_PLAN, DEFAULT_PLAN))
-            ),
+            entry.options.get(CONF_PLAN, DEFAULT_PLAN),
+            _access_token,
         )
+        return client
 
     await async_restore_removed(hass, entry.entry_id, _client)
     async_delete_issues(hass, entry.entry_id)

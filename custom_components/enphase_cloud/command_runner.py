@@ -14,7 +14,7 @@ step. Entries that see the same system share one command per system through
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 import logging
 import time
@@ -176,12 +176,12 @@ class BatteryCommander:
         owners = self._hass.data.setdefault(DATA_SYSTEM_OWNERS, {})
         for system_id in self._engine.busy_systems():
             owners.setdefault(system_id, self)
-        # Issues survive a restart in the registry: start clean and raise what is still true.
-        async_delete_issues(self._hass, self._entry.entry_id)
         self._running = True
         self._unsub_coordinator = self._coordinator.async_add_listener(self._on_coordinator_update)
         self._on_coordinator_update()
         self._update_restore_issues(self._now())
+        # Raising an issue again keeps the user's dismissal; only what is no longer true goes.
+        async_delete_issues(self._hass, self._entry.entry_id, keep=self._raised_issues())
         self._schedule()
 
     async def async_unload(self) -> None:
@@ -198,8 +198,7 @@ class BatteryCommander:
             del owners[system_id]
         self._now()  # the reckoning saved is the time of the unload
         await self._store.async_save(self._to_dict())
-        # Issues belong to a loaded entry; the next setup raises them again if still true.
-        async_delete_issues(self._hass, self._entry.entry_id)
+        # The issues stay (with their dismissals); the next setup drops the resolved ones.
         self._restore_issues.clear()
         self._not_permitted_issue = False
 
@@ -487,6 +486,16 @@ class BatteryCommander:
                 "the plan refuses it; waiting for the plan" if refused else "still retrying",
             )
 
+    def _raised_issues(self) -> set[str]:
+        """Return the ids of the issues this runner has raised (still true)."""
+        raised = {
+            restore_issue_id(self._entry.entry_id, sid, kind)
+            for sid, kind in self._restore_issues.items()
+        }
+        if self._not_permitted_issue:
+            raised.add(not_permitted_issue_id(self._entry.entry_id))
+        return raised
+
     def _system_name(self, system_id: int) -> str:
         snapshot = self._coordinator.data.systems.get(system_id)
         return snapshot.system.name if snapshot else str(system_id)
@@ -582,8 +591,8 @@ def _mode_name(mode: AnyBatteryMode) -> str:
 
 
 @callback
-def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete every repair issue of an entry."""
+def async_delete_issues(hass: HomeAssistant, entry_id: str, keep: Collection[str] = ()) -> None:
+    """Delete the repair issues of an entry, but those in `keep`."""
     registry = ir.async_get(hass)
     for issue_id in [
         issue_id
@@ -591,6 +600,7 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
         if domain == DOMAIN
         and issue_id.startswith((ISSUE_NOT_PERMITTED, ISSUE_RESTORE_FAILING, ISSUE_RESTORE_REFUSED))
         and entry_id in issue_id
+        and issue_id not in keep
     ]:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
 

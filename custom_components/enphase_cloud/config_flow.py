@@ -8,7 +8,6 @@ from typing import Any, override
 
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
-    ConfigEntry,
     ConfigFlowResult,
     FlowType,
     OptionsFlowWithReload,
@@ -17,7 +16,6 @@ from homeassistant.const import CONF_API_KEY, CONF_TOKEN
 from homeassistant.core import callback
 from homeassistant.exceptions import OAuth2TokenRequestBaseError, OAuth2TokenRequestReauthError
 from homeassistant.helpers import config_entry_oauth2_flow
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -39,7 +37,8 @@ from .api import (
     EnphaseRateLimited,
     System,
 )
-from .budget import Plan, async_get_budget
+from .budget import Plan
+from .connection import async_create_client
 from .const import (
     CONF_HISTORY_DAYS,
     CONF_PLAN,
@@ -49,15 +48,16 @@ from .const import (
     DOMAIN,
     LOGGER,
     MAX_HISTORY_DAYS,
-    PLANS,
-    base_url,
 )
+from .data import EnphaseCloudConfigEntry
 
 
 def _plan_selector() -> SelectSelector:
     return SelectSelector(
         SelectSelectorConfig(
-            options=list(PLANS), translation_key="plan", mode=SelectSelectorMode.DROPDOWN
+            options=[plan.value for plan in Plan],
+            translation_key="plan",
+            mode=SelectSelectorMode.DROPDOWN,
         )
     )
 
@@ -219,12 +219,8 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
         async def _token() -> str:
             return token
 
-        client = EnphaseClient(
-            async_get_clientsession(self.hass),
-            _token,
-            self._api_key or "",
-            base_url=base_url(),
-            limiter=await async_get_budget(self.hass, self._api_key or "", Plan(self._plan)),
+        client, _budget = await async_create_client(
+            self.hass, self._api_key or "", self._plan, _token
         )
         systems, error = await _async_validate(client, fresh_login=True)
         if error == "no_systems":
@@ -287,22 +283,14 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
                 return str(session.token["access_token"])
 
             api_key = user_input[CONF_API_KEY].strip()
-            client = EnphaseClient(
-                async_get_clientsession(self.hass),
-                _token,
+            # The running entry's budget keeps its plan until the change is saved.
+            client, _budget = await async_create_client(
+                self.hass,
                 api_key,
-                base_url=base_url(),
-                # The flow's calls count against the key's quota like every other call.
-                # The running entry's budget keeps its plan until the change is saved.
-                limiter=await async_get_budget(
-                    self.hass,
-                    api_key,
-                    Plan(
-                        entry.options.get(CONF_PLAN, DEFAULT_PLAN)
-                        if api_key == entry.data[CONF_API_KEY]
-                        else user_input[CONF_PLAN]
-                    ),
-                ),
+                entry.options.get(CONF_PLAN, DEFAULT_PLAN)
+                if api_key == entry.data[CONF_API_KEY]
+                else user_input[CONF_PLAN],
+                _token,
             )
             try:
                 _systems, error = await _async_validate(client)
@@ -334,7 +322,7 @@ class OAuth2FlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, doma
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlowHandler:
+    def async_get_options_flow(config_entry: EnphaseCloudConfigEntry) -> OptionsFlowHandler:
         """Return the options flow."""
         return OptionsFlowHandler()
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 import os
 from typing import Final
 
+from .api.const import DEFAULT_BASE_URL
+
 DOMAIN: Final = "enphase_cloud"
 LOGGER = logging.getLogger(__package__)
 
-DEFAULT_BASE_URL: Final = "https://api.enphaseenergy.com"
 # Lets script/develop, the tests and the benchmarks point the integration at the
 # simulator without a code change.
 BASE_URL_ENV: Final = "ENPHASE_CLOUD_BASE_URL"
@@ -22,9 +24,13 @@ def base_url() -> str:
 
 DEVELOPER_PORTAL_URL: Final = "https://developer-v4.enphase.com"
 
+# Enphase reports telemetry in 15-minute intervals, and gateways upload each quarter
+# hour; the recorder keeps hourly statistics.
+INTERVAL: Final = timedelta(minutes=15)
+HOUR: Final = timedelta(hours=1)
+
 CONF_PLAN: Final = "plan"
 CONF_HISTORY_DAYS: Final = "history_days"
-PLANS: Final = ("watt", "kilowatt", "megawatt", "partner")
 DEFAULT_PLAN: Final = "watt"
 DEFAULT_HISTORY_DAYS: Final = 30
 # Enphase serves telemetry up to two years back.

@@ -31,13 +31,14 @@ from .api import (
     EnphaseUnprocessable,
     Granularity,
     StormGuard,
+    Summary,
     System,
 )
 from .api.errors import PERIOD_MINUTE, sane_retry_at
 from .budget import BACKOFF_FLOOR, PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
-from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
+from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, INTERVAL, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
-from .devices import async_register_devices, async_remove_devices
+from .devices import async_register_devices, async_remove_battery_device, async_remove_devices
 from .health import HealthMonitor
 from .helpers import coordinator_error
 from .interval_fetch import (
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
 
     from .data import EnphaseCloudConfigEntry
 
-QUARTER = timedelta(minutes=15)
 # Battery settings, storm guard and grid status, read in each bulk round where permitted.
 CONFIG_READS = ("battery_settings", "storm_guard", "grid_status")
 # Gateways upload a few minutes after each quarter hour; polling then finds the new interval.
@@ -69,11 +69,19 @@ RESERVED_CALLS = 2
 # regular polls keep what they need (a long horizon on the free plan takes months).
 HISTORY_MONTH_SHARE = 0.25
 BACKLOG_RETRY = timedelta(minutes=1)
+# The history the first refresh held back starts this soon after setup (not a minute
+# later) when the minute has calls left for it.
+HISTORY_START = timedelta(seconds=1)
 # Streams further behind than this are a backfill subject to the month's history share
 # (a long horizon); up to five `week` calls per stream (the default 30-day horizon, a
 # week or a month offline) always go, so statistics never wait for the next month.
 HISTORY_AFTER = timedelta(days=35)
-FIRST_POLL_DELAY = timedelta(seconds=30)
+# The device list is read again this often (a meter or battery added or removed), and
+# at once when a system's summary changes in a way only new hardware explains.
+DEVICES_RECHECK = timedelta(days=7)
+# Polls failing for this long make the entities unavailable, whatever their data's age:
+# one failed poll never blanks a sensor, Enphase unreachable for half an hour does.
+FAILURE_GRACE = timedelta(minutes=30)
 
 
 def next_aligned(after: datetime) -> datetime:
@@ -81,7 +89,7 @@ def next_aligned(after: datetime) -> datetime:
     base = after.replace(minute=0, second=0, microsecond=0)
     candidate = base + REPORTING_LAG
     while candidate < after:
-        candidate += QUARTER
+        candidate += INTERVAL
     return candidate
 
 
@@ -130,7 +138,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             LOGGER,
             config_entry=config_entry,
             name=DOMAIN,
-            update_interval=QUARTER,
+            update_interval=INTERVAL,
         )
         self.client = client
         self.budget = budget
@@ -144,32 +152,87 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_in_progress = False
         self._history_retry = False
         self._first_poll_done = False
+        self._history_started = False
         self._refresh_requested = False
         # Events and alarms: due every bulk round, polled as the minute allows (health.py).
         self.health = HealthMonitor(hass, config_entry, client, budget)
         self._importers: dict[int, StatisticsImporter] = {}
         config_entry.async_on_unload(lambda: budget.forget_rounds(config_entry.entry_id))
+        self.failing_since: datetime | None = None
+        """When the current run of failed polls began (None: the last poll succeeded)."""
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
-        snapshot = SystemSnapshot(system=system, devices=devices, system_fetched_at=now)
+        snapshot = SystemSnapshot(
+            system=system, devices=devices, system_fetched_at=now, devices_fetched_at=now
+        )
         if devices.has_battery:
             snapshot = await self._async_probe_control(snapshot, now)
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
-        importer = StatisticsImporter(self.hass, system.system_id, system.name)
-        self._importers[system.system_id] = importer
+        self._set_syncs(snapshot)
+
+    def _set_syncs(self, snapshot: SystemSnapshot) -> None:
+        """Follow the telemetry the system's devices report; keep the streams it still has."""
+        system = snapshot.system
         sources = [PRODUCTION]
-        if devices.has_consumption_meter:
+        if snapshot.has_consumption_meter:
             sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
-        if devices.has_battery:
+        if snapshot.has_battery:
             sources.append(BATTERY)
+        kept = {sync.source.key: sync for sync in self._syncs.get(system.system_id, [])}
+        importer = self._importers.get(system.system_id) or StatisticsImporter(
+            self.hass, system.system_id, system.name
+        )
+        self._importers[system.system_id] = importer
         self._syncs[system.system_id] = [
-            TelemetrySync(
+            kept.get(source.key)
+            or TelemetrySync(
                 self.client, importer, source, system_id=system.system_id, horizon=self._horizon
             )
             for source in sources
         ]
+
+    async def _async_recheck_devices(self, system_id: int, now: datetime) -> None:
+        """Read a system's device list again; follow a meter or battery added or removed."""
+        snapshot = self._systems[system_id]
+        devices = await self.client.async_get_devices(system_id)
+        updated = replace(snapshot, devices=devices, devices_fetched_at=now)
+        if devices == snapshot.devices:
+            self._systems[system_id] = updated
+            return
+        LOGGER.info("The devices of system %s changed", system_id)
+        if devices.has_battery and not snapshot.has_battery:
+            updated = await self._async_probe_control(updated, now)
+        elif not devices.has_battery:
+            updated = replace(
+                updated,
+                control_permitted=False,
+                control_denied_by_plan=False,
+                battery_level=None,
+                battery_settings=None,
+                storm_guard=None,
+                grid_status=None,
+            )
+            async_remove_battery_device(self.hass, self.config_entry.entry_id, system_id)
+        self._systems[system_id] = updated
+        async_register_devices(self.hass, self.config_entry.entry_id, updated)
+        self._set_syncs(updated)
+
+    def _devices_due(self, snapshot: SystemSnapshot, summary: Summary, now: datetime) -> bool:
+        """Return whether the device list may have changed: a week old, or a hint in the summary."""
+        fetched = snapshot.devices_fetched_at
+        if fetched is None or now - fetched >= DEVICES_RECHECK:
+            return True
+        before = snapshot.summary
+        if before is None:
+            return False
+        # More or fewer microinverters, or a battery's capacity appearing or going.
+        return (before.modules, before.size_w, before.battery_capacity_wh is None) != (
+            summary.modules,
+            summary.size_w,
+            summary.battery_capacity_wh is None,
+        )
 
     async def _async_probe_control(self, snapshot: SystemSnapshot, now: datetime) -> SystemSnapshot:
         """Find out once whether the plan permits battery control (one call)."""
@@ -234,9 +297,11 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
 
     def _snapshot(self, now: datetime, retry_at: datetime | None) -> AccountSnapshot:
         candidates = [moment for moment in (self._next_fast, self._next_bulk) if moment is not None]
-        next_poll = min(candidates) if candidates else now + QUARTER
+        next_poll = min(candidates) if candidates else now + INTERVAL
         if self._history_retry:
             next_poll = min(next_poll, now + BACKLOG_RETRY)
+            if not self._history_started and self.budget.calls_available_now() > RESERVED_CALLS:
+                next_poll = min(next_poll, now + HISTORY_START)
         if retry_at is not None:
             next_poll = max(retry_at, now + BACKOFF_FLOOR)
         self.update_interval = max(next_poll - now, timedelta(seconds=1))
@@ -249,6 +314,14 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             stale_after=2 * max(cadence.fast, cadence.bulk) + timedelta(hours=1),
         )
 
+    def polls_failing_too_long(self) -> bool:
+        """Return whether the polls have failed for longer than `FAILURE_GRACE`."""
+        return (
+            not self.last_update_success
+            and self.failing_since is not None
+            and dt_util.utcnow() - self.failing_since >= FAILURE_GRACE
+        )
+
     @callback
     def _async_refresh_finished(self) -> None:
         """Let entities judge staleness again after every failed poll; show the budget.
@@ -258,6 +331,10 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         older than `stale_after`. The budget's figures are shared with every entry on
         the API key, so all of them are told that this poll spent some.
         """
+        if self.last_update_success:
+            self.failing_since = None
+        elif self.failing_since is None:
+            self.failing_since = dt_util.utcnow()
         if not self.last_update_success and self.data is not None:
             self.async_update_listeners()
         self.budget.async_update_listeners()
@@ -351,6 +428,9 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             if not news:
                 continue
             summary = await self.client.async_get_summary(system_id)
+            if system_id not in added and self._devices_due(snapshot, summary, now):
+                await self._async_recheck_devices(system_id, now)
+                snapshot = self._systems[system_id]
             telemetry = (
                 await self.client.async_get_latest_telemetry(system_id)
                 if _needs_latest_telemetry(snapshot)
@@ -496,9 +576,15 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         minute's window is what held the import back, never for the month's.
         """
         if not self._first_poll_done:
-            # Setup's first refresh shows current data at once; history follows.
-            self._history_in_progress = self._history_retry = True
+            # Setup's first refresh shows current data at once; history follows
+            # right after it (see HISTORY_START), when there is any.
+            pending = False
+            for syncs in self._syncs.values():
+                for sync in syncs:
+                    pending = pending or await sync.async_needs_history(now)
+            self._history_in_progress = self._history_retry = pending
             return
+        self._history_started = True
         behind = retry = False
         month_cap = HISTORY_MONTH_SHARE * PLAN_LIMITS[self.budget.plan].per_month
         for syncs in self._syncs.values():

@@ -12,7 +12,6 @@ from homeassistant.config_entries import ConfigEntry
 from .api import BatterySettings, Devices, GridStatus, LatestTelemetry, StormGuard, Summary, System
 
 if TYPE_CHECKING:
-    from .api import EnphaseClient
     from .budget import ApiBudget
     from .command_runner import BatteryCommander
     from .coordinator import EnphaseCloudCoordinator
@@ -54,6 +53,8 @@ class SystemSnapshot:
     """A grid services (demand response) event has the battery now; None: not known.
 
     The battery commands read it: they refuse to change settings while it is True."""
+    devices_fetched_at: datetime | None = None
+    """When the device list was last read (it is re-read weekly, or on a hint)."""
 
     @property
     def system_id(self) -> int:
@@ -85,7 +86,6 @@ class AccountSnapshot:
 class EnphaseCloudData:
     """What a loaded config entry holds in `runtime_data`."""
 
-    client: EnphaseClient
     coordinator: EnphaseCloudCoordinator
     budget: ApiBudget
     commands: BatteryCommander

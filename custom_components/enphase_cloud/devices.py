@@ -67,3 +67,12 @@ def async_remove_devices(hass: HomeAssistant, entry_id: str, system_id: int) -> 
         device = registry.async_get_device_by_identifier(identifier, entry_id)
         if device is not None:
             registry.async_update_device(device.id, remove_config_entry_id=entry_id)
+
+
+@callback
+def async_remove_battery_device(hass: HomeAssistant, entry_id: str, system_id: int) -> None:
+    """Detach the battery device of a system whose battery is gone (its entities go too)."""
+    registry = dr.async_get(hass)
+    device = registry.async_get_device_by_identifier(battery_identifier(system_id), entry_id)
+    if device is not None:
+        registry.async_update_device(device.id, remove_config_entry_id=entry_id)

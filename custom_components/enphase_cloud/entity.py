@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -52,11 +53,16 @@ class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Available while the system exists and its data is fresh enough.
+        """Available while the polls work, the system exists and its data is fresh enough.
 
-        A failed poll keeps the last data: entities stay available until the data
-        is older than the coordinator's documented staleness threshold.
+        A failed poll (`super().available` false) keeps the last data for a short
+        grace, so one failure never blanks a sensor; polls failing longer make it
+        unavailable whatever the data's age. While polls succeed, data older than the
+        coordinator's staleness threshold (a gateway that stopped uploading, an
+        exhausted quota) makes it unavailable too.
         """
+        if not super().available and self.coordinator.polls_failing_too_long():
+            return False
         data = self.coordinator.data
         if data is None or self.system_id not in data.systems:
             return False
@@ -70,24 +76,49 @@ def async_add_system_entities(
     async_add_entities: AddConfigEntryEntitiesCallback,
     create: Callable[[EnphaseCloudCoordinator, SystemSnapshot], Iterable[Entity]],
 ) -> None:
-    """Add each system's entities when the system first appears: at setup and after polls.
+    """Keep each system's entities in step with its devices: at setup and after polls.
 
     Systems that join the account later get their entities without a reload; a system
-    that leaves and comes back gets them again (its devices were removed meanwhile).
+    that leaves and comes back gets them again (its devices were removed meanwhile). A
+    meter or battery added to a system adds its entities, one removed removes them.
     """
     coordinator = entry.runtime_data.coordinator
-    known: set[int] = set()
+    # Per system: what its entities were made from, and their unique ids.
+    known: dict[int, tuple[object, set[str]]] = {}
 
     @callback
-    def _add_new_systems() -> None:
+    def _sync_systems() -> None:
         systems = coordinator.data.systems
-        new = [sid for sid in systems if sid not in known]
-        known.intersection_update(systems)
-        known.update(new)
-        async_add_entities(entity for sid in new for entity in create(coordinator, systems[sid]))
+        for system_id in [sid for sid in known if sid not in systems]:
+            del known[system_id]
+        added: list[Entity] = []
+        for system_id, snapshot in systems.items():
+            basis = (snapshot.devices, snapshot.control_permitted)
+            previous = known.get(system_id)
+            if previous is not None and previous[0] == basis:
+                continue
+            had = previous[1] if previous is not None else set()
+            entities = list(create(coordinator, snapshot))
+            ids = {str(entity.unique_id) for entity in entities}
+            added += [entity for entity in entities if entity.unique_id not in had]
+            _async_remove_entities(coordinator, had - ids)
+            known[system_id] = (basis, ids)
+        if added:
+            async_add_entities(added)
 
-    _add_new_systems()
-    entry.async_on_unload(coordinator.async_add_listener(_add_new_systems))
+    _sync_systems()
+    entry.async_on_unload(coordinator.async_add_listener(_sync_systems))
+
+
+@callback
+def _async_remove_entities(coordinator: EnphaseCloudCoordinator, unique_ids: set[str]) -> None:
+    """Remove the entities of hardware a system no longer reports."""
+    if not unique_ids:
+        return
+    registry = er.async_get(coordinator.hass)
+    for entry in er.async_entries_for_config_entry(registry, coordinator.config_entry.entry_id):
+        if entry.unique_id in unique_ids:
+            registry.async_remove(entry.entity_id)
 
 
 class EnphaseBatteryControlEntity(EnphaseCloudEntity):

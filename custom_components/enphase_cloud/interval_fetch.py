@@ -25,13 +25,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from .api import BatteryTelemetry, EnergyTelemetry, EnphaseClient, Granularity
-from .const import LOGGER
+from .const import HOUR, LOGGER
 from .data import BatteryLevel
 from .statistics_writer import EnergyPoint, SocPoint, StatisticsImporter, Stream
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
-HOUR = timedelta(hours=1)
 SETTLE = timedelta(hours=12)
 """How far back every regular read starts: late-filled and revised intervals land."""
 
@@ -108,7 +107,6 @@ class SyncResult:
     """What one catch-up did."""
 
     calls: int = 0
-    intervals: int = 0
     caught_up: bool = False
     battery_level: BatteryLevel | None = None
 
@@ -224,7 +222,6 @@ class TelemetrySync:
         """Write the intervals to the recorder; return the end of the last one."""
         if not telemetry.intervals:
             return None
-        result.intervals += len(telemetry.intervals)
         if isinstance(telemetry, BatteryTelemetry):
             charge_stream, discharge_stream, _soc_stream = self.source.streams
             intervals = telemetry.intervals

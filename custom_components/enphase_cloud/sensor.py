@@ -73,10 +73,6 @@ def _production_power(s: SystemSnapshot) -> int | None:
     return s.summary.current_power if s.summary else None
 
 
-def _wh_to_kwh(value: int | None) -> float | None:
-    return None if value is None else value / 1000
-
-
 def _grid_state(s: SystemSnapshot) -> str | None:
     # "Unknown" (on_grid None) is an unknown state, never off grid.
     if s.grid_status is None or s.grid_status.on_grid is None:
@@ -115,19 +111,21 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         key="production_energy_today",
         translation_key="production_energy_today",
         device_class=SensorDeviceClass.ENERGY,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
-        value_fn=lambda s: _wh_to_kwh(s.summary.energy_today) if s.summary else None,
+        value_fn=lambda s: s.summary.energy_today if s.summary else None,
     ),
     EnphaseSensorEntityDescription(
         key="production_energy_lifetime",
         translation_key="production_energy_lifetime",
         device_class=SensorDeviceClass.ENERGY,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
-        value_fn=lambda s: _wh_to_kwh(s.summary.energy_lifetime) if s.summary else None,
+        value_fn=lambda s: s.summary.energy_lifetime if s.summary else None,
     ),
     EnphaseSensorEntityDescription(
         key="status",
@@ -151,6 +149,8 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         translation_key="last_interval_end",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda s: s.summary.last_interval_end_at if s.summary else None,
+        # Last report says when the gateway uploaded; this finer point interests few.
+        entity_registry_enabled_default=False,
         # Still the latest interval while the systems list reports no new upload.
         fetched_fn=lambda s: s.system_fetched_at,
     ),
@@ -202,13 +202,15 @@ SYSTEM_SENSORS: tuple[EnphaseSensorEntityDescription, ...] = (
         key="battery_capacity",
         translation_key="battery_capacity",
         device_class=SensorDeviceClass.ENERGY_STORAGE,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # A rating that never changes: useful to few, so it is not shown unless wanted.
         entity_registry_enabled_default=False,
         battery=True,
         exists_fn=lambda s: s.has_battery,
-        value_fn=lambda s: _wh_to_kwh(s.summary.battery_capacity_wh) if s.summary else None,
+        value_fn=lambda s: s.summary.battery_capacity_wh if s.summary else None,
     ),
     EnphaseSensorEntityDescription(
         key="grid_state",
@@ -249,6 +251,8 @@ BUDGET_SENSORS: tuple[EnphaseBudgetSensorEntityDescription, ...] = (
         translation_key="api_calls_remaining",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # The quota less the calls this month: the calls sensor and the repair issue suffice.
+        entity_registry_enabled_default=False,
         value_fn=lambda c: c.budget.remaining_this_month,
     ),
     EnphaseBudgetSensorEntityDescription(
@@ -256,6 +260,9 @@ BUDGET_SENSORS: tuple[EnphaseBudgetSensorEntityDescription, ...] = (
         translation_key="next_poll",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes at every poll, and a timestamp has no unit to keep it out of the
+        # logbook: enabled, it adds a line to the service device's activity each poll.
+        entity_registry_enabled_default=False,
         value_fn=lambda c: c.data.next_poll,
     ),
 )

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
-import math
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.components.recorder.models import (
@@ -42,15 +41,13 @@ from homeassistant.helpers.recorder import get_instance
 from homeassistant.util.hass_dict import HassKey
 from homeassistant.util.unit_conversion import EnergyConverter
 
-from .const import DOMAIN, LOGGER
+from .const import DOMAIN, HOUR, INTERVAL, LOGGER
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from homeassistant.core import HomeAssistant
 
-INTERVAL: Final = timedelta(minutes=15)
-HOUR: Final = timedelta(hours=1)
 # Lower bound for "everything stored before": statistics_during_period needs a start.
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _WH_PER_KWH: Final = 1000
@@ -236,7 +233,6 @@ def bucket_soc(points: Iterable[SocPoint]) -> list[HourSoc]:
         if (
             isinstance(percent, bool)
             or not isinstance(percent, int | float)
-            or not math.isfinite(percent)
             or not 0 <= percent <= 100  # noqa: PLR2004 - a percentage's bounds
         ):
             msg = f"State of charge {percent!r} at {point.end_at} is not a percentage"
