@@ -21,7 +21,7 @@ is listed with `end_time` null, and the miles and cost per kWh.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .rng import unit
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 QUARTER = 900
+HALF_QUARTER = timedelta(seconds=QUARTER // 2)
 PLUG_AT = (9, 0)
 LEAVE_AT = (17, 0)
 # Green charging starts only with at least this surplus in an interval (1.2 kW).
@@ -139,7 +140,7 @@ class EvCharger:
         *,
         seed: int,
         system_id: int,
-        zone: ZoneInfo,
+        local_mid: datetime,
         surplus_wh: int,
         can_import: bool,
     ) -> int:
@@ -155,15 +156,19 @@ class EvCharger:
             self.energy.append(0)
             return 0
         end = begin + QUARTER
-        local = datetime.fromtimestamp(begin, zone)
-        need = MIN_NEED_WH + round(unit(seed, system_id, local.toordinal(), 40) * NEED_SPAN) * 100
-        if (local.hour, local.minute) == LEAVE_AT:
-            self._act("unplug", begin, index, need)
-        if (local.hour, local.minute) == PLUG_AT:
+        # The physics passes the interval's middle in local time; its start is 7.5 min before.
+        local = local_mid - HALF_QUARTER
+        at = (local.hour, local.minute)
+        if at == LEAVE_AT:
+            self._act("unplug", begin, index, 0)
+        if at == PLUG_AT:
+            need = (
+                MIN_NEED_WH + round(unit(seed, system_id, local.toordinal(), 40) * NEED_SPAN) * 100
+            )
             self._act("plug", begin, index, need)
         while self.commands and self.commands[0][0] < end:
-            at, action = self.commands.pop(0)
-            self._act(action, max(at, begin), index, need)
+            moment, action = self.commands.pop(0)
+            self._act(action, max(moment, begin), index, MIN_NEED_WH)
         wh = 0
         if self.plugged and not self.paused:
             session = self.sessions[-1]
@@ -216,8 +221,18 @@ class EvFleet:
         """Return the chargers installed at `at`."""
         return [c for c in self.chargers if c.present(at - at % QUARTER)]
 
-    def load_wh(self, index: int, begin: int, surplus_wh: int, can_import: bool) -> int:  # noqa: FBT001
-        """Return what every charger draws in interval `index` (the physics' hook)."""
+    def load_wh(
+        self,
+        index: int,
+        begin: int,
+        local_mid: datetime,
+        surplus_wh: int,
+        can_import: bool,  # noqa: FBT001
+    ) -> int:
+        """Return what every charger draws in interval `index` (the physics' hook).
+
+        `local_mid` is the interval's middle in the system's time zone.
+        """
         total = 0
         for charger in self.chargers:
             total += charger.step(
@@ -225,7 +240,7 @@ class EvFleet:
                 begin,
                 seed=self.seed,
                 system_id=self.system_id,
-                zone=self.zone,
+                local_mid=local_mid,
                 surplus_wh=surplus_wh - total,
                 can_import=can_import,
             )

@@ -48,9 +48,9 @@ class SystemSim:
         self.charge: list[int] = []
         self.discharge: list[int] = []
         self.soc: list[int] = []
-        # Loads the battery does not serve (EV chargers): Wh of interval (index, begin)
-        # given the surplus it may take and whether the grid may supply the rest.
-        self.extra_load: Callable[[int, int, int, bool], int] | None = None
+        # Loads the battery does not serve (EV chargers): Wh of interval (index, begin,
+        # local middle) given the surplus it may take and whether the grid may supply the rest.
+        self.extra_load: Callable[[int, int, datetime, int, bool], int] | None = None
 
     @property
     def computed_through(self) -> int:
@@ -91,7 +91,7 @@ class SystemSim:
             rule = behaviour(settings, hour, self.capacity, self.shutdown_wh)
             flows, soc = step(self.pv_wh(begin), load, soc, self.capacity, rule)
             if self.extra_load is not None:
-                ev = self.extra_load(i, begin, flows.exported, settings.grid_on)
+                ev = self.extra_load(i, begin, local, flows.exported, settings.grid_on)
                 flows = add_unbuffered_load(flows, ev)
             self.production.append(flows.production)
             self.consumption.append(flows.consumption)
