@@ -38,6 +38,7 @@ from .budget import PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence, plan_cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
+from .ev_charger import EvChargerPoller
 from .interval_fetch import (
     BATTERY,
     CONSUMPTION,
@@ -135,6 +136,13 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._history_retry = False
         self._first_poll_done = False
         self._refresh_requested = False
+        self.ev_chargers = EvChargerPoller(
+            hass,
+            config_entry.entry_id,
+            client,
+            horizon=self._horizon,
+            calls_left=budget.calls_available_now,
+        )
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -180,6 +188,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             + len(self._syncs[sid])
             - (1 if s.has_battery else 0)
             + (len(CONFIG_READS) if s.control_permitted else 0)
+            + self.ev_chargers.round_calls(sid)
             for sid, s in self._systems.items()
         )
         return fast, bulk
@@ -297,7 +306,10 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if fast_due:
             await self._async_fast(now)
             self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
+        await self.ev_chargers.async_poll(self._systems, self._syncs, now, keep_back)
         await self._async_history(now)
+        self._history_retry = self._history_retry or self.ev_chargers.behind
 
     async def _async_bulk(self, now: datetime) -> None:
         """Refresh the systems list, then the systems that uploaded something new.

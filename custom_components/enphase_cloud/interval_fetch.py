@@ -19,7 +19,7 @@ from typing import Protocol
 from .api import BatteryTelemetry, EnergyTelemetry, EnphaseClient, Granularity
 from .const import LOGGER
 from .data import BatteryLevel
-from .statistics_writer import EnergyPoint, SocPoint, StatisticsImporter, Stream
+from .statistics_writer import AnyStream, EnergyPoint, SocPoint, StatisticsImporter, Stream
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -50,7 +50,7 @@ class Source:
 
     key: str
     fetch: Fetch
-    streams: tuple[Stream, ...]
+    streams: tuple[AnyStream, ...]
 
 
 PRODUCTION = Source(
