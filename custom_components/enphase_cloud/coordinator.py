@@ -39,15 +39,7 @@ from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_devices
 from .ev_charger import EvChargerPoller
-from .interval_fetch import (
-    BATTERY,
-    CONSUMPTION,
-    GRID_EXPORT,
-    GRID_IMPORT,
-    PRODUCTION,
-    TelemetrySync,
-    latest_level,
-)
+from .interval_fetch import BATTERY, SOURCES, TelemetrySync, latest_level
 from .statistics_writer import StatisticsImporter
 
 if TYPE_CHECKING:
@@ -152,16 +144,12 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         self._systems[system.system_id] = snapshot
         async_register_devices(self.hass, self.config_entry.entry_id, snapshot)
         importer = StatisticsImporter(self.hass, system.system_id, system.name)
-        sources = [PRODUCTION]
-        if devices.has_consumption_meter:
-            sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
-        if devices.has_battery:
-            sources.append(BATTERY)
         self._syncs[system.system_id] = [
             TelemetrySync(
                 self.client, importer, source, system_id=system.system_id, horizon=self._horizon
             )
-            for source in sources
+            for source in SOURCES
+            if source.applies(devices)
         ]
 
     async def _async_probe_control(self, snapshot: SystemSnapshot, now: datetime) -> SystemSnapshot:
