@@ -221,3 +221,40 @@ async def test_free_plan_finds_the_charger_within_the_budget(
     assert usage["endpoints"]["GET /api/v4/systems/{system_id}/ev_charger/devices"]["total"] <= 4
     responses = init_integration.runtime_data.budget.as_diagnostics()["responses"]
     assert not [counts for counts in responses.values() if "429" in counts]
+
+
+async def test_a_broken_charger_answer_never_stops_polling(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    serial = _serial(simulator)
+    simulator.sim.add_fault(kind="malformed", path="/api/v4/systems/*/ev_charger/events", count=1)
+    await run_until(hass, freezer, START + timedelta(minutes=25))
+    assert "EV chargers of system 1001 not read" in caplog.text
+    assert serial not in caplog.text
+    # The system's own data went on; the charger is read again at the next upload.
+    assert hass.states.get("sensor.casa_solar_solar_power").state != STATE_UNAVAILABLE
+    await run_until(hass, freezer, START + timedelta(minutes=40))
+    assert hass.states.get(STATUS).state != STATE_UNAVAILABLE
+
+
+async def test_a_system_leaving_takes_its_charger(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    key = charger_key(BATTERY_SYSTEM, _serial(simulator))
+    identifier = charger_identifier(BATTERY_SYSTEM, key)
+    assert device_registry.async_get_device_by_identifier(identifier, init_integration.entry_id)
+    simulator.sim.transfer_system(BATTERY_SYSTEM, None)
+    await run_until(hass, freezer, START + timedelta(minutes=25))
+    assert (
+        device_registry.async_get_device_by_identifier(identifier, init_integration.entry_id)
+        is None
+    )
+    assert hass.states.get(STATUS) is None
