@@ -89,11 +89,6 @@ class ChargerSnapshot:
     lifetime_at: datetime | None = None
     fetched_at: datetime | None = None
 
-    @property
-    def stream(self) -> DeviceStream:
-        """Return the charger's energy statistic."""
-        return charger_stream(self.key, self.label)
-
 
 def charger_identifier(system_id: int, key: str) -> tuple[str, str]:
     """Return the registry identifier of a charger's device."""
