@@ -294,10 +294,11 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         if fast_due:
             await self._async_fast(now)
             self._next_fast = next_aligned(now + cadence.fast - REPORTING_LAG)
+        await self._async_history(now)
+        # Chargers take what the history leaves this minute (what is left waits for the
+        # next poll); their own energy stream joins the streams above from then on.
         keep_back = RESERVED_CALLS + self._cadence_calls()[0]
         await self.ev_chargers.async_poll(self._systems, self._syncs, now, keep_back)
-        await self._async_history(now)
-        self._history_retry = self._history_retry or self.ev_chargers.behind
 
     async def _async_bulk(self, now: datetime) -> None:
         """Refresh the systems list, then the systems that uploaded something new.

@@ -141,8 +141,6 @@ class EvChargerPoller:
         self._horizon = horizon
         self._calls_left = calls_left
         self._systems: dict[int, _SystemState] = {}
-        self.behind = False
-        """Work was left for want of calls this minute: poll again soon."""
 
     # ---------------------------------------------------------------- reading
 
@@ -183,7 +181,6 @@ class EvChargerPoller:
         for system_id in list(self._systems):
             if system_id not in systems:
                 self._forget_system(system_id)
-        self.behind = False
         for system_id, snapshot in systems.items():
             state = self._systems.setdefault(system_id, _SystemState(chargers={}, syncs={}))
             report = snapshot.system.last_report_at
@@ -200,10 +197,9 @@ class EvChargerPoller:
                 LOGGER.warning("EV chargers of system %s not read: %s", system_id, err)
                 done = True
             if done:
+                # Otherwise the minute had too few calls: the next poll goes on.
                 state.due = False
                 state.seen_report = report
-            else:
-                self.behind = True
 
     def _room(self, keep_back: int, calls: int = 1) -> bool:
         return self._calls_left() - keep_back >= calls
