@@ -236,11 +236,10 @@ class EvChargerPoller:
             if (
                 charger.lifetime_at is None or now - charger.lifetime_at >= LIFETIME_EVERY
             ) and self._room(keep_back):
+                # No end date: Enphase's default, yesterday in the system's time zone
+                # (a date past it is not documented to be accepted).
                 lifetime = await self._client.async_get_ev_lifetime(
-                    system_id,
-                    charger.serial,
-                    start=(now - LIFETIME_SPAN).date(),
-                    end=now.date(),
+                    system_id, charger.serial, start=(now - LIFETIME_SPAN).date()
                 )
                 charger = replace(charger, lifetime_wh=lifetime.total_wh, lifetime_at=now)
             state.chargers[key] = charger
