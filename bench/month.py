@@ -90,13 +90,9 @@ from custom_components.enphase_cloud.const import (
     DEFAULT_HISTORY_DAYS,
     DOMAIN,
 )
+from custom_components.enphase_cloud.ev_charger import charger_key
 from custom_components.enphase_cloud.statistics_writer import Stream, statistic_id
-from enphase_simulator import (
-    SIMULATOR_KEY,
-    SimConfig,
-    Simulator,
-    create_app,
-)
+from enphase_simulator import SIMULATOR_KEY, SimConfig, Simulator, create_app, ev_charger as sim_ev
 from enphase_simulator.config import Outage
 from enphase_simulator.world import World, build_world
 from tests.conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, token_data
@@ -134,6 +130,7 @@ class Probe:
         """Start with nothing counted."""
         self.statuses: Counter[int] = Counter()
         self.times: dict[str, list[datetime]] = {}
+        self.counts: Counter[str] = Counter()
 
     @web.middleware
     async def middleware(
@@ -151,6 +148,7 @@ class Probe:
             raise
         self.statuses[response.status] += 1
         self.times.setdefault(request.path, []).append(dt_util.utcnow())
+        self.counts[request.path] += 1
         return response
 
     def median_gap_min(self, path: str) -> float | None:
@@ -385,11 +383,69 @@ async def _compare(hass: HomeAssistant, sim: Simulator, plan: str) -> dict[str, 
                 if round((row.get("state") or 0) * 1000) == sum(values):
                     imported += len(values)
                 error = max(error, abs(round(((row.get("sum") or 0) - base) * 1000) - cumulative))
+    for stat_id, truth in _ev_truths(sim, first, last):
+        got = await _compare_energy(hass, stat_id, truth, first, last)
+        expected += got[0]
+        imported += got[1]
+        error = max(error, got[2])
     return {
         "intervals_expected": expected,
         "intervals_imported": imported,
         "energy_error_wh": error,
     }
+
+
+def _ev_truths(
+    sim: Simulator, first: datetime, last: datetime
+) -> list[tuple[str, list[dict[str, int]]]]:
+    """Return each EV charger's statistic id and true intervals (`energy`) over the window."""
+    return [
+        (
+            f"{DOMAIN}:{system_id}_ev_{charger_key(system_id, charger.serial)}",
+            sim_ev.truth(sim, system_id, charger.serial, first, last),
+        )
+        for system_id in TRUTH_FIELDS
+        for charger in sim.system(system_id).ev.chargers
+    ]
+
+
+async def _compare_energy(
+    hass: HomeAssistant,
+    stat_id: str,
+    truth: list[dict[str, int]],
+    first: datetime,
+    last: datetime,
+) -> tuple[int, int, int]:
+    """Return (expected, imported, max error Wh) of one energy statistic against its truth."""
+    hours: dict[datetime, int] = {}
+    counts: dict[datetime, int] = {}
+    for interval in truth:
+        hour = (datetime.fromtimestamp(interval["end_at"], UTC) - QUARTER).replace(minute=0)
+        hours[hour] = hours.get(hour, 0) + interval["energy"]
+        counts[hour] = counts.get(hour, 0) + 1
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        first - HOUR,
+        last,
+        {stat_id},
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    stored = {datetime.fromtimestamp(r["start"], UTC): r for r in rows.get(stat_id, [])}
+    base = stored.get(first - HOUR, {}).get("sum") or 0.0
+    expected = imported = error = cumulative = 0
+    for hour in sorted(hours):
+        expected += counts[hour]
+        cumulative += hours[hour]
+        row = stored.get(hour)
+        if row is None:
+            continue
+        if round((row.get("state") or 0) * 1000) == hours[hour]:
+            imported += counts[hour]
+        error = max(error, abs(round(((row.get("sum") or 0) - base) * 1000) - cumulative))
+    return expected, imported, error
 
 
 def _soc_matches(row: Mapping[str, Any], values: list[int]) -> bool:
@@ -463,6 +519,8 @@ async def test_month(
         ),
         "bulk_cadence_min": probe.median_gap_min("/api/v4/systems"),
         "statuses": {str(k): v for k, v in sorted(probe.statuses.items())},
+        "ev_chargers": sum(len(sim.system(s).ev.chargers) for s in TRUTH_FIELDS),
+        "ev_calls": sum(n for path, n in probe.counts.items() if "/ev_charger/" in path),
     }
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from . import battery, devices
 from .errors import SYSTEM_NOT_FOUND, ApiError, unprocessable
+from .ev_charger import device_entries
 from .keys import GRANT_KEY, simulator
 from .system import Observation, SystemRuntime
 from .windows import local_date, local_midnight
@@ -132,6 +133,10 @@ async def device_list(request: web.Request) -> web.Response:
     """`GET /systems/{id}/devices`: the active devices by kind."""
     seen = observe(request)
     listed = devices.inventory(seen.runtime.spec, seen.last_report_at, seen.status)
+    spec = seen.runtime.spec
+    listed["ev_chargers"] = device_entries(
+        seen.runtime.ev, spec.system_id, seen.now, seen.status, seen.last_report_at
+    )
     body = {
         "system_id": seen.runtime.spec.system_id,
         "total_devices": sum(len(group) for group in listed.values()),

@@ -8,8 +8,18 @@ import contextlib
 
 from aiohttp import web
 
-from . import admin, api_v4, config_api, events_api, lifetime_api, oauth, state, telemetry_api
-from .config import KILOWATT, MEGAWATT, SimConfig
+from . import (
+    admin,
+    api_v4,
+    config_api,
+    ev_api,
+    events_api,
+    lifetime_api,
+    oauth,
+    state,
+    telemetry_api,
+)
+from .config import KILOWATT, MEGAWATT, PARTNER, SimConfig
 from .gate import gate
 from .keys import ENDPOINTS_KEY, SIMULATOR_KEY, Endpoint
 from .simulator import Simulator
@@ -18,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v4"
 SYSTEM = f"{API}/systems/{{system_id}}"
 CONFIG = f"{API}/systems/config/{{system_id}}"
+EV = f"{SYSTEM}/ev_charger"
 ROUTES: tuple[tuple[str, str, Handler, int], ...] = (
     ("GET", f"{API}/systems", api_v4.systems, 0),
     ("GET", f"{SYSTEM}/summary", api_v4.summary, 0),
@@ -41,6 +52,14 @@ ROUTES: tuple[tuple[str, str, Handler, int], ...] = (
     ("GET", f"{CONFIG}/grid_status", config_api.get_grid_status, MEGAWATT),
     ("GET", f"{CONFIG}/load_control", config_api.get_load_control, MEGAWATT),
     ("PUT", f"{CONFIG}/load_control", config_api.put_load_control, MEGAWATT),
+    ("GET", f"{EV}/devices", ev_api.devices, 0),
+    ("GET", f"{EV}/events", ev_api.events, 0),
+    ("GET", f"{EV}/{{serial_no}}/sessions", ev_api.sessions, 0),
+    ("GET", f"{EV}/{{serial_no}}/schedules", ev_api.schedules, 0),
+    ("GET", f"{EV}/{{serial_no}}/lifetime", ev_api.lifetime, 0),
+    ("GET", f"{EV}/{{serial_no}}/telemetry", ev_api.telemetry, 0),
+    ("POST", f"{EV}/{{serial_no}}/start_charging", ev_api.start_charging, PARTNER),
+    ("POST", f"{EV}/{{serial_no}}/stop_charging", ev_api.stop_charging, PARTNER),
 )
 
 ROUTES += events_api.routes(API, SYSTEM)
@@ -85,6 +104,7 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     _add_api_routes(app)
     admin.add_routes(app)
     events_api.add_admin_routes(app)
+    ev_api.add_admin_routes(app)
     app.cleanup_ctx.append(_autosave)
     app.on_shutdown.append(_end_hangs)
     return app

@@ -34,6 +34,7 @@ PLANS: Mapping[str, Plan] = MappingProxyType(
 )
 KILOWATT = PLANS["kilowatt"].level
 MEGAWATT = PLANS["megawatt"].level
+PARTNER = PLANS["partner"].level
 
 
 def plan_named(name: str) -> Plan:

@@ -8,11 +8,12 @@ recomputed and answers do not depend on the order of requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 import math
 
-from .battery import behaviour, step
+from .battery import Flows, behaviour, step
 from .load import Household
 from .settings import SettingsTimeline
 from .solar import SolarSite, cloud_factor
@@ -47,6 +48,9 @@ class SystemSim:
         self.charge: list[int] = []
         self.discharge: list[int] = []
         self.soc: list[int] = []
+        # Loads the battery does not serve (EV chargers): Wh of interval (index, begin,
+        # local middle) given the surplus it may take and whether the grid may supply the rest.
+        self.extra_load: Callable[[int, int, datetime, int, bool], int] | None = None
 
     @property
     def computed_through(self) -> int:
@@ -86,6 +90,9 @@ class SystemSim:
             load = round(watts(begin // QUARTER, hour, local.weekday()) / 4)
             rule = behaviour(settings, hour, self.capacity, self.shutdown_wh)
             flows, soc = step(self.pv_wh(begin), load, soc, self.capacity, rule)
+            if self.extra_load is not None:
+                ev = self.extra_load(i, begin, local, flows.exported, settings.grid_on)
+                flows = add_unbuffered_load(flows, ev)
             self.production.append(flows.production)
             self.consumption.append(flows.consumption)
             self.imported.append(flows.imported)
@@ -122,3 +129,20 @@ class SystemSim:
         if self.capacity == 0:
             return 0
         return self.soc[index] * 100 // self.capacity
+
+
+def add_unbuffered_load(flows: Flows, wh: int) -> Flows:
+    """Add a load the battery does not serve: it takes the export first, then the grid.
+
+    Enphase systems do not discharge the battery into an EV by default, so an EV
+    charger's energy is consumption met by surplus solar or by import.
+    """
+    if wh <= 0:
+        return flows
+    from_surplus = min(wh, flows.exported)
+    return replace(
+        flows,
+        consumption=flows.consumption + wh,
+        exported=flows.exported - from_surplus,
+        imported=flows.imported + wh - from_surplus,
+    )

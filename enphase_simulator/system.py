@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .ev_charger import EvFleet
 from .gateway import Gateway, OutageWindow, Upload
 from .settings import SettingsTimeline, SiteSettings
 from .simulation import QUARTER, SystemSim
@@ -51,6 +52,10 @@ class SystemRuntime:
         """False: grid_status and storm_guard answer 422 "site has not reported yet"."""
         self.grid_state_unknown = False
         """grid_status reads "Unknown"."""
+        self.ev = EvFleet(spec.system_id, seed, spec.zone)
+        for _ in range(spec.ev_chargers):
+            self.ev.add(operational_at)
+        self.sim.extra_load = self.ev.load_wh
 
     def observe(self, now: int) -> Observation:
         """Simulate up to `now` and return what the cloud knows at `now`."""
@@ -74,6 +79,7 @@ class SystemRuntime:
             "connection_type": self.gateway.connection_type,
             "outages": [[o.start, o.end] for o in self.gateway.outages],
             "loads": self.loads,
+            "ev_chargers": self.ev.to_json(),
         }
 
     def load_json(self, data: dict[str, Any]) -> None:
@@ -83,6 +89,8 @@ class SystemRuntime:
         self.gateway.connection_type = data["connection_type"]
         self.gateway.outages = [OutageWindow(start, end) for start, end in data["outages"]]
         self.loads = data["loads"]
+        if "ev_chargers" in data:
+            self.ev.load_json(data["ev_chargers"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ class SystemSpec:
     initial_reserve: int = 30
     base_load_w: int = 350
     connection_type: str = "ethernet"
+    ev_chargers: int = 0
     zone: ZoneInfo = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -136,6 +137,7 @@ def build_world(config: SimConfig) -> World:
             micros=24,
             consumption_meter=True,
             batteries=1,
+            ev_chargers=1,
         ),
         SYSTEM_NO_BATTERY: SystemSpec(
             SYSTEM_NO_BATTERY,

@@ -32,6 +32,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.enphase_cloud.api import (
     BatteryInterval,
     BatteryTelemetry,
+    Devices,
     EnphaseClient,
 )
 from custom_components.enphase_cloud.const import CONF_HISTORY_DAYS
@@ -39,6 +40,7 @@ from custom_components.enphase_cloud.data import BatteryLevel
 from custom_components.enphase_cloud.interval_fetch import (
     BATTERY,
     PRODUCTION,
+    SOURCES,
     TelemetrySync,
     latest_level,
 )
@@ -411,3 +413,20 @@ async def test_default_history_is_in_the_recorder_seconds_after_setup(
     first = (setup_at - timedelta(days=30)).replace(minute=0) + HOUR
     last = setup_at.replace(minute=0) - HOUR
     await assert_matches_truth(hass, simulator, BATTERY_SYSTEM, BATTERY_STREAMS, first, last)
+
+
+@pytest.mark.parametrize(
+    ("groups", "keys"),
+    [
+        ({}, ["production"]),
+        (
+            {"meters": [{"id": 1, "name": "m", "config_type": "Net"}]},
+            ["production", "consumption", "grid_import", "grid_export"],
+        ),
+        ({"encharges": [{"id": 2, "name": "b"}]}, ["production", "battery"]),
+    ],
+)
+def test_sources_declare_which_systems_have_them(groups: dict[str, Any], keys: list[str]) -> None:
+    """One declaration per stream: the coordinator follows the ones a system's devices have."""
+    devices = Devices.from_dict({"devices": groups})
+    assert [source.key for source in SOURCES if source.applies(devices)] == keys

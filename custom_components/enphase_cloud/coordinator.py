@@ -39,17 +39,10 @@ from .budget import BACKOFF_FLOOR, PLAN_LIMITS, TARGET_SHARE, ApiBudget, Cadence
 from .const import CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, DOMAIN, INTERVAL, LOGGER
 from .data import AccountSnapshot, SystemSnapshot
 from .devices import async_register_devices, async_remove_battery_device, async_remove_devices
+from .ev_charger import EvChargerPoller
 from .health import HealthMonitor
 from .helpers import coordinator_error
-from .interval_fetch import (
-    BATTERY,
-    CONSUMPTION,
-    GRID_EXPORT,
-    GRID_IMPORT,
-    PRODUCTION,
-    TelemetrySync,
-    latest_level,
-)
+from .interval_fetch import BATTERY, SOURCES, TelemetrySync, latest_level
 from .statistics_writer import StatisticsImporter
 
 if TYPE_CHECKING:
@@ -61,6 +54,8 @@ if TYPE_CHECKING:
 
 # Battery settings, storm guard and grid status, read in each bulk round where permitted.
 CONFIG_READS = ("battery_settings", "storm_guard", "grid_status")
+# The declared streams; any other stream of a system belongs to a single device (a charger).
+SOURCE_KEYS = frozenset(source.key for source in SOURCES)
 # Gateways upload a few minutes after each quarter hour; polling then finds the new interval.
 REPORTING_LAG = timedelta(minutes=5)
 # Calls kept back from history catch-up for the user's own actions within a minute.
@@ -160,6 +155,13 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         config_entry.async_on_unload(lambda: budget.forget_rounds(config_entry.entry_id))
         self.failing_since: datetime | None = None
         """When the current run of failed polls began (None: the last poll succeeded)."""
+        self.ev_chargers = EvChargerPoller(
+            hass,
+            config_entry.entry_id,
+            client,
+            horizon=self._horizon,
+            calls_left=budget.calls_available_now,
+        )
 
     async def _async_add_system(self, system: System, now: datetime) -> None:
         devices = await self.client.async_get_devices(system.system_id)
@@ -175,11 +177,6 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
     def _set_syncs(self, snapshot: SystemSnapshot) -> None:
         """Follow the telemetry the system's devices report; keep the streams it still has."""
         system = snapshot.system
-        sources = [PRODUCTION]
-        if snapshot.has_consumption_meter:
-            sources += [CONSUMPTION, GRID_IMPORT, GRID_EXPORT]
-        if snapshot.has_battery:
-            sources.append(BATTERY)
         kept = {sync.source.key: sync for sync in self._syncs.get(system.system_id, [])}
         importer = self._importers.get(system.system_id) or StatisticsImporter(
             self.hass, system.system_id, system.name
@@ -190,7 +187,13 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
             or TelemetrySync(
                 self.client, importer, source, system_id=system.system_id, horizon=self._horizon
             )
-            for source in sources
+            for source in SOURCES
+            if source.applies(snapshot.devices)
+        ] + [
+            # Streams of single devices (EV chargers) are their pollers' to add and drop.
+            sync
+            for sync in self._syncs.get(system.system_id, [])
+            if sync.source.key not in SOURCE_KEYS
         ]
 
     async def _async_recheck_devices(self, system_id: int, now: datetime) -> None:
@@ -260,6 +263,7 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
                 + len(self._syncs[sid])
                 - (1 if s.has_battery else 0)
                 + (len(CONFIG_READS) if s.control_permitted else 0)
+                + self.ev_chargers.round_calls(sid)
                 for sid, s in self._systems.items()
             )
             + HealthMonitor.round_calls(self._systems)
@@ -397,6 +401,10 @@ class EnphaseCloudCoordinator(DataUpdateCoordinator[AccountSnapshot]):
         # After history: a first import finishes in minutes, then events and alarms follow.
         health_waits = await self.health.async_poll(self._systems, now, bulk=bulk_due)
         self._history_retry = self._history_retry or health_waits
+        # Chargers take what the history leaves this minute (what is left waits for the
+        # next poll); their own energy stream joins the streams above from then on.
+        keep_back = RESERVED_CALLS + self._cadence_calls()[0]
+        await self.ev_chargers.async_poll(self._systems, self._syncs, now, keep_back)
 
     async def _async_bulk(self, now: datetime) -> None:
         """Refresh the systems list, then the systems that uploaded something new.

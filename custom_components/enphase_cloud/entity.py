@@ -15,6 +15,7 @@ from homeassistant.util import dt as dt_util
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
 from .devices import battery_device_info, system_device_info
+from .ev_charger import ChargerSnapshot, charger_device_info
 
 
 class EnphaseCloudEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
@@ -156,3 +157,74 @@ def async_add_battery_controls[D: EntityDescription](
         return [create(coordinator, snapshot.system_id, d) for d in descriptions]
 
     async_add_system_entities(entry, async_add_entities, _create)
+
+
+class EnphaseChargerEntity(CoordinatorEntity[EnphaseCloudCoordinator]):
+    """An entity of one IQ EV Charger, on the charger's device beneath its system."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: EnphaseCloudCoordinator,
+        charger: ChargerSnapshot,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the charger's device (named without its serial)."""
+        super().__init__(coordinator)
+        self.system_id = charger.system_id
+        self.charger_key = charger.key
+        self.entity_description = description
+        self._attr_unique_id = f"{charger.system_id}_ev_{charger.key}_{description.key}"
+        system = coordinator.data.systems[charger.system_id].system
+        self._attr_device_info = charger_device_info(
+            coordinator.hass, coordinator.config_entry.entry_id, system.name, charger
+        )
+
+    @property
+    def charger(self) -> ChargerSnapshot | None:
+        """Return the charger's latest data, None once it is gone."""
+        return self.coordinator.ev_chargers.charger(self.system_id, self.charger_key)
+
+    @property
+    def available(self) -> bool:
+        """Available by the rule of the system entities (see `EnphaseCloudEntity`)."""
+        if not super().available and self.coordinator.polls_failing_too_long():
+            return False
+        data = self.coordinator.data
+        charger = self.charger
+        if data is None or charger is None or self.system_id not in data.systems:
+            return False
+        fetched = charger.fetched_at
+        return fetched is None or dt_util.utcnow() - fetched <= data.stale_after
+
+
+@callback
+def async_add_charger_entities(
+    entry: EnphaseCloudConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    create: Callable[[EnphaseCloudCoordinator, ChargerSnapshot], Iterable[Entity]],
+) -> None:
+    """Add each charger's entities when it first appears, without a reload.
+
+    A charger that goes has its device removed (its entities go with it); if it
+    comes back, it gets them again.
+    """
+    coordinator = entry.runtime_data.coordinator
+    known: set[tuple[int, str]] = set()
+
+    @callback
+    def _add_new_chargers() -> None:
+        chargers = [
+            charger
+            for system_id in coordinator.data.systems
+            for charger in coordinator.ev_chargers.chargers(system_id).values()
+        ]
+        current = {(c.system_id, c.key) for c in chargers}
+        known.intersection_update(current)
+        new = [c for c in chargers if (c.system_id, c.key) not in known]
+        known.update((c.system_id, c.key) for c in new)
+        async_add_entities(entity for charger in new for entity in create(coordinator, charger))
+
+    _add_new_chargers()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_chargers))

@@ -19,15 +19,15 @@ everything since its last read anyway.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .api import BatteryTelemetry, EnergyTelemetry, EnphaseClient, Granularity
+from .api import BatteryTelemetry, Devices, EnergyTelemetry, EnphaseClient, Granularity
 from .const import HOUR, LOGGER
 from .data import BatteryLevel
-from .statistics_writer import EnergyPoint, SocPoint, StatisticsImporter, Stream
+from .statistics_writer import AnyStream, EnergyPoint, SocPoint, StatisticsImporter, Stream
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -53,13 +53,24 @@ class Fetch(Protocol):
         ...
 
 
+def _always(devices: Devices) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
-    """One telemetry endpoint and the statistics it feeds."""
+    """One telemetry endpoint, the statistics it feeds and the systems that have it.
+
+    The declaration of an energy stream: `SOURCES` lists the ones every system may
+    have and the coordinator follows each that `applies` to a system's devices;
+    device streams (an EV charger's) are declared the same way when the device
+    appears (see `ev_charger.py`).
+    """
 
     key: str
     fetch: Fetch
-    streams: tuple[Stream, ...]
+    streams: tuple[AnyStream, ...]
+    applies: Callable[[Devices], bool] = _always
 
 
 PRODUCTION = Source(
@@ -71,22 +82,28 @@ CONSUMPTION = Source(
     key="consumption",
     fetch=EnphaseClient.async_get_consumption_telemetry,
     streams=(Stream.CONSUMPTION,),
+    applies=lambda devices: devices.has_consumption_meter,
 )
 GRID_IMPORT = Source(
     key="grid_import",
     fetch=EnphaseClient.async_get_import_telemetry,
     streams=(Stream.GRID_IMPORT,),
+    applies=lambda devices: devices.has_consumption_meter,
 )
 GRID_EXPORT = Source(
     key="grid_export",
     fetch=EnphaseClient.async_get_export_telemetry,
     streams=(Stream.GRID_EXPORT,),
+    applies=lambda devices: devices.has_consumption_meter,
 )
 BATTERY = Source(
     key="battery",
     fetch=EnphaseClient.async_get_battery_telemetry,
     streams=(Stream.BATTERY_CHARGE, Stream.BATTERY_DISCHARGE, Stream.BATTERY_SOC),
+    applies=lambda devices: devices.has_battery,
 )
+SOURCES: tuple[Source, ...] = (PRODUCTION, CONSUMPTION, GRID_IMPORT, GRID_EXPORT, BATTERY)
+"""The system-level energy streams, in the order they are fetched."""
 
 
 def latest_level(telemetry: BatteryTelemetry) -> BatteryLevel | None:

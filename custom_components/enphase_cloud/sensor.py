@@ -14,16 +14,23 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .api import ChargerState
 from .command_engine import CommandState
 from .const import DOMAIN, SYSTEM_STATUSES
 from .coordinator import EnphaseCloudCoordinator
 from .data import EnphaseCloudConfigEntry, SystemSnapshot
-from .entity import EnphaseCloudEntity, async_add_system_entities
+from .entity import (
+    EnphaseChargerEntity,
+    EnphaseCloudEntity,
+    async_add_charger_entities,
+    async_add_system_entities,
+)
+from .ev_charger import ChargerSnapshot
 
 # Entities only read the coordinator's snapshot; the coordinator does the calls.
 PARALLEL_UPDATES = 0
@@ -379,3 +386,96 @@ async def async_setup_entry(
         return entities
 
     async_add_system_entities(entry, async_add_entities, _create)
+    _async_add_charger_sensors(entry, async_add_entities)
+
+
+# --- IQ EV Chargers -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseChargerSensorEntityDescription(SensorEntityDescription):
+    """A sensor of one IQ EV Charger."""
+
+    value_fn: Callable[[ChargerSnapshot], Value]
+
+
+def _session_energy(c: ChargerSnapshot) -> float | None:
+    return None if c.session is None else round(c.session.energy_wh, 2)
+
+
+CHARGER_SENSORS: tuple[EnphaseChargerSensorEntityDescription, ...] = (
+    EnphaseChargerSensorEntityDescription(
+        key="ev_status",
+        translation_key="ev_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in ChargerState],
+        value_fn=lambda c: None if c.state is None else c.state.value,
+    ),
+    EnphaseChargerSensorEntityDescription(
+        key="ev_power",
+        translation_key="ev_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda c: c.power_w,
+    ),
+    EnphaseChargerSensorEntityDescription(
+        key="ev_session_energy",
+        translation_key="ev_session_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=_session_energy,
+    ),
+    EnphaseChargerSensorEntityDescription(
+        key="ev_session_start",
+        translation_key="ev_session_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c: None if c.session is None else c.session.start_at,
+    ),
+    EnphaseChargerSensorEntityDescription(
+        key="ev_session_end",
+        translation_key="ev_session_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c: None if c.session is None else c.session.end_at,
+    ),
+    EnphaseChargerSensorEntityDescription(
+        key="ev_lifetime_energy",
+        translation_key="ev_lifetime_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=1,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda c: c.lifetime_wh,
+    ),
+)
+
+
+class EnphaseChargerSensor(EnphaseChargerEntity, SensorEntity):
+    """A sensor of one IQ EV Charger."""
+
+    entity_description: EnphaseChargerSensorEntityDescription
+
+    @property
+    def native_value(self) -> Value:
+        """Return the value from the charger's latest data."""
+        charger = self.charger
+        return None if charger is None else self.entity_description.value_fn(charger)
+
+
+@callback
+def _async_add_charger_sensors(
+    entry: EnphaseCloudConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add the sensors of every charger, also of chargers installed later."""
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda coordinator, charger: [
+            EnphaseChargerSensor(coordinator, charger, description)
+            for description in CHARGER_SENSORS
+        ],
+    )

@@ -82,7 +82,27 @@ _STREAM_NAMES: Final[dict[Stream, str]] = {
 }
 
 
-def statistic_id(system_id: int, stream: Stream) -> str:
+@dataclass(frozen=True, slots=True)
+class DeviceStream:
+    """An energy statistic of one device of a system (an EV charger), known at run time.
+
+    `value` continues the statistic id like a `Stream`'s (lowercase [a-z0-9_]);
+    `name` follows the system's name in the statistic's name.
+    """
+
+    value: str
+    name: str
+
+
+type AnyStream = Stream | DeviceStream
+
+
+def stream_name(stream: AnyStream) -> str:
+    """Return the name a stream's statistic carries after the system's name."""
+    return stream.name if isinstance(stream, DeviceStream) else _STREAM_NAMES[stream]
+
+
+def statistic_id(system_id: int, stream: AnyStream) -> str:
     """Return the external statistic id of a system's stream."""
     return f"{DOMAIN}:{system_id}_{stream.value}"
 
@@ -356,9 +376,9 @@ class StatisticsImporter:
         get_instance(self.hass).queue_task(SynchronizeTask(future))
         await future
 
-    def _metadata(self, stream: Stream) -> StatisticMetaData:
+    def _metadata(self, stream: AnyStream) -> StatisticMetaData:
         """Return the statistic metadata of a stream."""
-        name = f"{self.system_name} {_STREAM_NAMES[stream]}"
+        name = f"{self.system_name} {stream_name(stream)}"
         stat_id = statistic_id(self.system_id, stream)
         if stream is Stream.BATTERY_SOC:
             return StatisticMetaData(
@@ -380,7 +400,7 @@ class StatisticsImporter:
             unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         )
 
-    async def async_resume_point(self, stream: Stream) -> datetime | None:
+    async def async_resume_point(self, stream: AnyStream) -> datetime | None:
         """Return the start (aware UTC, top of hour) of the last hour imported for stream.
 
         Read from the recorder (never from memory); None if nothing was imported.
@@ -402,7 +422,7 @@ class StatisticsImporter:
             return None
         return datetime.fromtimestamp(rows[0]["start"], UTC)
 
-    async def async_import_energy(self, stream: Stream, points: Sequence[EnergyPoint]) -> int:
+    async def async_import_energy(self, stream: AnyStream, points: Sequence[EnergyPoint]) -> int:
         """Write the hours these points cover; return the number of hours written.
 
         The count is the batch's hours from its first to its last point's hour,

@@ -32,6 +32,14 @@ def test_endpoint_names_are_stable() -> None:
         "events",
         "alarms",
         "event_types",
+        "ev_charger/devices",
+        "ev_charger/events",
+        "ev_charger/sessions",
+        "ev_charger/schedules",
+        "ev_charger/lifetime",
+        "ev_charger/telemetry",
+        "ev_charger/start_charging",
+        "ev_charger/stop_charging",
     ]
     assert isinstance(Endpoint.SUMMARY, str)
 
@@ -44,8 +52,15 @@ def test_plan_gated_and_writes() -> None:
         "storm_guard",
         "storm_guard/put",
         "grid_status",
+        "ev_charger/start_charging",
+        "ev_charger/stop_charging",
     }
-    assert {Endpoint.SET_BATTERY_SETTINGS, Endpoint.SET_STORM_GUARD} == WRITE_ENDPOINTS
+    assert {
+        Endpoint.SET_BATTERY_SETTINGS,
+        Endpoint.SET_STORM_GUARD,
+        Endpoint.EV_START_CHARGING,
+        Endpoint.EV_STOP_CHARGING,
+    } == WRITE_ENDPOINTS
     assert WRITE_ENDPOINTS <= PLAN_GATED_ENDPOINTS
 
 

@@ -37,6 +37,11 @@ from .models import (
     Devices,
     EnergyField,
     EnergyTelemetry,
+    EvChargers,
+    EvEvents,
+    EvLifetime,
+    EvSchedules,
+    EvSessions,
     Granularity,
     GridStatus,
     LatestTelemetry,
@@ -44,13 +49,14 @@ from .models import (
     Summary,
     System,
     SystemsPage,
+    ev_telemetry_from_dict,
 )
 from .models.config import mode_api_value
 from .models.events import Alarms, EventType, SystemEvents
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
-    from datetime import datetime
+    from datetime import date, datetime
 
     from .limiter import RequestLimiter
 
@@ -554,3 +560,109 @@ class EnphaseClient:
             params["event_type_id"] = int(event_type_id)
         data = await self._request(Endpoint.EVENT_TYPES, "/systems/event_types", params=params)
         return EventType.list_from_dict(data)
+
+    # ------------------------------------------------------------------ EV chargers
+
+    @staticmethod
+    def _ev_path(system_id: int, serial: str, name: str) -> str:
+        """Return the path of one charger's endpoint; the serial is quoted safely."""
+        if not serial or not serial.isalnum():
+            msg = "An EV charger serial number must be letters and digits"
+            raise ValueError(msg)
+        return f"/systems/{int(system_id)}/ev_charger/{serial}/{name}"
+
+    async def async_get_ev_chargers(self, system_id: int) -> EvChargers:
+        """Return the system's active IQ EV Chargers (every plan)."""
+        data = await self._request(
+            Endpoint.EV_CHARGERS, f"/systems/{int(system_id)}/ev_charger/devices"
+        )
+        return EvChargers.from_dict(data)
+
+    async def async_get_ev_events(
+        self, system_id: int, *, serial: str | None = None, offset: int = 0, limit: int = 20
+    ) -> EvEvents:
+        """Return a page of the system's charger events (of one charger with `serial`)."""
+        params: dict[str, str | int] = {"offset": offset, "limit": limit}
+        if serial is not None:
+            params["serial_num"] = serial
+        data = await self._request(
+            Endpoint.EV_EVENTS, f"/systems/{int(system_id)}/ev_charger/events", params=params
+        )
+        return EvEvents.from_dict(data)
+
+    async def async_get_ev_sessions(
+        self, system_id: int, serial: str, *, offset: int = 0, limit: int = 20
+    ) -> EvSessions:
+        """Return a page of a charger's sessions, newest first."""
+        data = await self._request(
+            Endpoint.EV_SESSIONS,
+            self._ev_path(system_id, serial, "sessions"),
+            params={"offset": offset, "limit": limit},
+        )
+        return EvSessions.from_dict(data)
+
+    async def async_get_ev_schedules(self, system_id: int, serial: str) -> EvSchedules:
+        """Return a charger's schedules."""
+        data = await self._request(
+            Endpoint.EV_SCHEDULES, self._ev_path(system_id, serial, "schedules")
+        )
+        return EvSchedules.from_dict(data)
+
+    async def async_get_ev_lifetime(
+        self, system_id: int, serial: str, *, start: date, end: date | None = None
+    ) -> EvLifetime:
+        """Return a charger's Wh per day from `start` to `end` (default: yesterday)."""
+        params: dict[str, str | int] = {"start_date": start.strftime("%Y%m%d")}
+        if end is not None:
+            params["end_date"] = end.strftime("%Y%m%d")
+        data = await self._request(
+            Endpoint.EV_LIFETIME, self._ev_path(system_id, serial, "lifetime"), params=params
+        )
+        return EvLifetime.from_dict(data)
+
+    async def async_get_ev_telemetry(
+        self,
+        system_id: int,
+        serial: str,
+        *,
+        start_at: datetime | None = None,
+        granularity: Granularity = Granularity.DAY,
+    ) -> EnergyTelemetry:
+        """Return a charger's 15-minute energy over a `day` or `week` window from start_at.
+
+        Without start_at Enphase starts at the previous local day.
+        """
+        if Granularity(granularity) is Granularity.FIFTEEN_MINUTES:
+            msg = "EV charger telemetry comes in day or week windows"
+            raise ValueError(msg)
+        data = await self._request(
+            Endpoint.EV_TELEMETRY,
+            self._ev_path(system_id, serial, "telemetry"),
+            params=self._telemetry_params(start_at, granularity),
+        )
+        return ev_telemetry_from_dict(data, start_at)
+
+    async def async_start_ev_charging(
+        self, system_id: int, serial: str, *, charging_level: int | None = None
+    ) -> None:
+        """Ask a charger to start charging (Partner plan; 202 accepted, applied later)."""
+        body: dict[str, object] = {"connectorId": "1"}
+        if charging_level is not None:
+            if not 0 <= charging_level <= 100:  # noqa: PLR2004
+                msg = "The charging level is a percentage"
+                raise ValueError(msg)
+            body["chargingLevel"] = str(charging_level)
+        await self._request(
+            Endpoint.EV_START_CHARGING,
+            self._ev_path(system_id, serial, "start_charging"),
+            method="POST",
+            body=body,
+        )
+
+    async def async_stop_ev_charging(self, system_id: int, serial: str) -> None:
+        """Ask a charger to stop charging (Partner plan; 202 accepted, applied later)."""
+        await self._request(
+            Endpoint.EV_STOP_CHARGING,
+            self._ev_path(system_id, serial, "stop_charging"),
+            method="POST",
+        )

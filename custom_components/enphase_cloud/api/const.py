@@ -39,6 +39,15 @@ class Endpoint(StrEnum):
     EVENTS = "events"
     ALARMS = "alarms"
     EVENT_TYPES = "event_types"
+    EV_CHARGERS = "ev_charger/devices"
+    EV_EVENTS = "ev_charger/events"
+    EV_SESSIONS = "ev_charger/sessions"
+    EV_SCHEDULES = "ev_charger/schedules"
+    EV_LIFETIME = "ev_charger/lifetime"
+    EV_TELEMETRY = "ev_charger/telemetry"
+    EV_START_CHARGING = "ev_charger/start_charging"
+    EV_STOP_CHARGING = "ev_charger/stop_charging"
+    """Partner plan only (Enphase: "access via VPP api for partners")."""
 
 
 ENDPOINTS: Final[tuple[Endpoint, ...]] = tuple(Endpoint)
@@ -52,14 +61,21 @@ PLAN_GATED_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(
         Endpoint.STORM_GUARD,
         Endpoint.SET_STORM_GUARD,
         Endpoint.GRID_STATUS,
+        Endpoint.EV_START_CHARGING,
+        Endpoint.EV_STOP_CHARGING,
     }
 )
 """Endpoints that the free Watt plan does not include: a plain 401 there means the plan."""
 
 WRITE_ENDPOINTS: Final[frozenset[Endpoint]] = frozenset(
-    {Endpoint.SET_BATTERY_SETTINGS, Endpoint.SET_STORM_GUARD}
+    {
+        Endpoint.SET_BATTERY_SETTINGS,
+        Endpoint.SET_STORM_GUARD,
+        Endpoint.EV_START_CHARGING,
+        Endpoint.EV_STOP_CHARGING,
+    }
 )
-"""Endpoints that change settings on the gateway (HTTP PUT)."""
+"""Endpoints that change something on the gateway (HTTP PUT or POST)."""
 
 EVENTS_MAX_WINDOW_S: Final = 7 * 86_400
 """`/events` and `/alarms` give at most one week a call."""
