@@ -134,9 +134,15 @@ async def device_list(request: web.Request) -> web.Response:
     seen = observe(request)
     listed = devices.inventory(seen.runtime.spec, seen.last_report_at, seen.status)
     spec = seen.runtime.spec
-    listed["ev_chargers"] = device_entries(
+    chargers = device_entries(
         seen.runtime.ev, spec.system_id, seen.now, seen.status, seen.last_report_at
     )
+    if chargers:  # like every group, listed only when the system has one
+        # Enphase's /devices example gives a charger's id as a number (its serial) and
+        # `active` as the string "true", unlike /ev_charger/devices.
+        listed["ev_chargers"] = [
+            {**entry, "id": int(entry["serial_number"]), "active": "true"} for entry in chargers
+        ]
     body = {
         "system_id": seen.runtime.spec.system_id,
         "total_devices": sum(len(group) for group in listed.values()),

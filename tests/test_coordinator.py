@@ -464,7 +464,9 @@ async def test_an_expired_token_is_a_reauth_not_the_plan(
     (A 401 on a config endpoint alone is told apart by the client's plan-free call:
     see tests/api/test_client.py and test_client_simulator.py.)
     """
-    simulator.sim.expire_access_tokens()
+    # Revoked: the access token is refused and the refresh token too (an access token
+    # that is merely expired is refreshed once and the poll succeeds: test_helpers).
+    simulator.sim.revoke()
     await _poll(hass, freezer, coordinator)
     assert not coordinator.last_update_success
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)

@@ -31,7 +31,6 @@ from custom_components.enphase_cloud.api import (
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.helpers import coordinator_error, translate_errors
 from custom_components.enphase_cloud.human_time import local_time_text
-from enphase_simulator.errors import KEY_INVALID
 
 from .battery_helpers import STORM_GUARD_SWITCH, call
 from .conftest import SimHarness
@@ -147,7 +146,9 @@ def _reauth_flows(hass: HomeAssistant, entry: MockConfigEntry) -> list[object]:
 async def test_auth_error_from_a_control_starts_reauth(
     hass: HomeAssistant, simulator: SimHarness, init_integration: MockConfigEntry
 ) -> None:
-    simulator.sim.add_fault(401, details=KEY_INVALID, path="*storm_guard")
+    # Enphase refuses the token on every API call, the plan-free check and the retry
+    # after a token refresh included: a 401 alone on a config endpoint is the plan.
+    simulator.sim.add_fault(401, path="/api/v4/*", count=4)
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(
             SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: STORM_GUARD_SWITCH}, blocking=True
@@ -160,7 +161,9 @@ async def test_auth_error_from_a_control_starts_reauth(
 async def test_auth_error_from_an_action_starts_reauth(
     hass: HomeAssistant, simulator: SimHarness, init_integration: MockConfigEntry
 ) -> None:
-    simulator.sim.add_fault(401, details=KEY_INVALID, path="*battery_settings")
+    # Enphase refuses the token on every API call, the plan-free check and the retry
+    # after a token refresh included: a 401 alone on a config endpoint is the plan.
+    simulator.sim.add_fault(401, path="/api/v4/*", count=4)
     with pytest.raises(HomeAssistantError) as caught:
         await call(hass, "hold_reserve", target_reserve=70)
     assert caught.value.translation_key == "auth_failed"

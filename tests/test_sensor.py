@@ -96,7 +96,14 @@ async def test_rarely_used_sensors_are_disabled_by_default(
         for entry in er.async_entries_for_config_entry(entity_registry, init_integration.entry_id)
         if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     }
-    assert disabled == {"next_poll", "api_calls_remaining", "last_interval_end", "battery_capacity"}
+    assert disabled == {
+        "next_poll",
+        "api_calls_remaining",
+        "last_interval_end",
+        "battery_capacity",
+        "battery_max_charge_power",
+        "battery_max_discharge_power",
+    }
     assert hass.states.get("sensor.casa_solar_battery_state_of_charge") is not None
     assert hass.states.get("sensor.enphase_api_next_poll") is None
 

@@ -377,7 +377,12 @@ async def async_setup_entry(
             for description in SYSTEM_SENSORS
             if description.exists_fn(snapshot)
         ]
-        if snapshot.has_battery and snapshot.control_permitted:
+        commands = coordinator.config_entry.runtime_data.commands
+        # A restore still owed (the plan was downgraded meanwhile) keeps the sensor that
+        # says what it waits for; otherwise it goes with the control it reports on.
+        if snapshot.has_battery and (
+            snapshot.control_permitted or commands.status(snapshot.system_id).busy
+        ):
             entities.append(
                 EnphaseBatteryCommandSensor(
                     coordinator, snapshot.system_id, BATTERY_COMMAND_SENSOR, battery=True

@@ -277,16 +277,21 @@ async def test_devices_battery_system(harness: Harness) -> None:
     body = await harness.json("systems/1001/devices")
     devices = body["devices"]
     # Only the groups the system has a device of (no empty q_relays, acbs, ...).
-    assert set(devices) == GROUPS
+    assert set(devices) == GROUPS | {"ev_chargers"}
     assert body["system_id"] == 1001
     assert body["total_devices"] == sum(len(group) for group in devices.values())
     assert len(devices["micros"]) == 24
     assert [m["config_type"] for m in devices["meters"]] == ["Production", "Net"]
     assert len(devices["encharges"]) == 1
     assert len(devices["gateways"]) == 1
-    for group in devices.values():
+    assert len(devices["ev_chargers"]) == 1
+    # As in Enphase's example: the charger's id is its serial as a number, active a string.
+    (charger,) = devices["ev_chargers"]
+    assert charger["id"] == int(charger["serial_number"])
+    assert charger["active"] == "true"
+    for name, group in devices.items():
         for device in group:
-            assert device["active"] is True
+            assert device["active"] is True or name == "ev_chargers"
             assert isinstance(device["serial_number"], str)
 
 
