@@ -573,3 +573,35 @@ async def test_a_dismissed_plan_issue_stays_dismissed(
     assert issue is not None
     assert issue.active
     assert issue.dismissed_version == dismissed.dismissed_version
+
+
+async def test_grid_services_event_refuses_commands_and_defers_the_restore(
+    hass: HomeAssistant,
+    simulator: SimHarness,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A utility's event has the battery: no new command, and no restore over it."""
+    coordinator = init_integration.runtime_data.coordinator
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 30})
+    assert requested(simulator) == ("self_consumption", 80)
+    now = simulator.sim.now_ts()
+    # The event starts before the command ends and lasts past its end.
+    simulator.sim.health.schedule_grid_event(BATTERY_SYSTEM, now + 300, now + 2 * 3600)
+    await advance(hass, freezer, 20 * MINUTE)
+    assert coordinator.data.systems[BATTERY_SYSTEM].grid_services_event_active is True
+
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(hass, "hold_reserve", target_reserve=60)
+    assert refused.value.translation_key == "grid_event_active"
+
+    # The command's end passes during the event: the restore waits for it.
+    await advance(hass, freezer, 30 * MINUTE)
+    assert requested(simulator) == ("self_consumption", 80)
+    assert command_attribute(hass, "restore_waits_for") == "grid_event"
+
+    # Once Enphase reports the event over, the earlier settings come back.
+    await advance(hass, freezer, 2 * HOUR)
+    assert coordinator.data.systems[BATTERY_SYSTEM].grid_services_event_active is False
+    assert requested(simulator) == ("self_consumption", 30)
+    assert command_state(hass) == "idle"

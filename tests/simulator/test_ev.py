@@ -47,7 +47,9 @@ async def test_devices_list_the_demo_charger_in_the_documented_shape(harness: Ha
         "active",
     }
     devices = await harness.json(f"systems/{SYSTEM_BATTERY}/devices")
-    assert devices["devices"]["ev_chargers"] == [charger]
+    # /devices gives the same charger, its id the serial as a number, `active` as "true"
+    # (Enphase's example of that endpoint).
+    assert devices["devices"]["ev_chargers"] == [{**charger, "id": int(serial), "active": "true"}]
     plain = await harness.json(f"systems/{SYSTEM_NO_BATTERY}/ev_charger/devices")
     assert plain["devices"]["ev_chargers"] == []
 
