@@ -1344,6 +1344,24 @@ async def test_grid_event_refuses_commands_and_defers_the_restore(
     assert api.snapshot() == ORIGINAL
 
 
+async def test_grid_event_ending_before_a_sent_restore_is_confirmed(
+    engine: CommandEngine, api: FakeBatteryApi, clock: Clock
+) -> None:
+    # Found by the state machine: the restore PUT goes out, an event starts and
+    # ends within the gateway's apply delay; the confirmation keeps its time and
+    # the wakeup never lies in the past (the runner would spin on it).
+    await start(engine, target=80, duration=10 * MINUTE)
+    await engine.async_cancel(SYSTEM, T0)
+    engine.set_grid_event(SYSTEM, active=True, now=T0)
+    engine.set_grid_event(SYSTEM, active=False, now=T0)
+    await engine.async_tick(T0)
+
+    assert engine.next_wakeup() == T0 + MINUTE
+    await run_until(engine, clock, T0 + 5 * MINUTE)
+    assert api.snapshot() == ORIGINAL
+    assert not engine.status(SYSTEM).busy
+
+
 async def test_write_cap_refuses_a_command_it_cannot_restore(engine: CommandEngine) -> None:
     with pytest.raises(CommandValidationError) as refused:
         await engine.async_start(

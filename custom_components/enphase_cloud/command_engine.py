@@ -747,6 +747,10 @@ class CommandEngine:
         # cancel while the PUT travels does nothing more.
         elif now >= system.restore_sent_at + self._apply_delay:
             await self._confirm_restore(system_id, system, now)
+        else:
+            # Called early (a grid event ended, a cancel): the confirmation
+            # keeps its own time, or the wakeup would stay in the past.
+            system.next_attempt_at = system.restore_sent_at + self._apply_delay
 
     def _allowed_target(self, system_id: int, system: SystemRecord) -> SettingsSnapshot:
         """Return the restore target, raised to a shutdown level raised since the snapshot."""
