@@ -69,6 +69,9 @@ MODE_NAMES: Final[dict[BatteryMode, str]] = {
 }
 """The mode as the Enphase app names it, for repair texts (placeholders are not translated)."""
 SAVE_DELAY: Final = 1
+# Seconds between two timer ticks at least: a wakeup a tick did not move
+# (a due step that waits on something else) must not spin the event loop.
+TICK_MIN_INTERVAL: Final = 1.0
 EXPORT_NOT_SUPPORTED_REASON: Final = (
     "The Enphase API cannot change tariff or grid export settings: the battery "
     "discharges to cover home loads only."
@@ -390,11 +393,13 @@ class BatteryCommander:
             update()
 
     @callback
-    def _schedule(self) -> None:
+    def _schedule(self, *, min_delay: float = 0.0) -> None:
         """Arm one timer for the earliest moment the engine or a repair issue needs.
 
         The delay is measured on the reckoned clock and waited on the event
         loop's monotonic one, so a wall clock set back does not postpone it.
+        After a tick `min_delay` keeps a wakeup that did not move from
+        turning the timer into a busy loop.
         """
         if self._unsub_timer is not None:
             self._unsub_timer()
@@ -411,7 +416,7 @@ class BatteryCommander:
             moments.append(wakeup)
         if not moments:
             return
-        delay = (min(moments) - self._now()).total_seconds()
+        delay = max((min(moments) - self._now()).total_seconds(), min_delay)
         if delay <= 0:
             # Due already (a restore after a restart): no need to wait for the clock.
             self._fire(dt_util.utcnow())
@@ -436,7 +441,7 @@ class BatteryCommander:
         finally:
             self._tick_running = False
         self._update_restore_issues(now)
-        self._schedule()
+        self._schedule(min_delay=TICK_MIN_INTERVAL)
         for update in list(self._listeners):
             update()
 
