@@ -348,9 +348,9 @@ async def _compare(hass: HomeAssistant, sim: Simulator, plan: str) -> dict[str, 
     for system_id, fields in TRUTH_FIELDS.items():
         truth = sim.truth(system_id, first, last)
         hours: dict[datetime, list[dict[str, int]]] = {}
-        for row in truth:
-            end_at = datetime.fromtimestamp(row["end_at"], UTC)
-            hours.setdefault((end_at - QUARTER).replace(minute=0), []).append(row)
+        for interval in truth:
+            end_at = datetime.fromtimestamp(interval["end_at"], UTC)
+            hours.setdefault((end_at - QUARTER).replace(minute=0), []).append(interval)
         ids = {statistic_id(system_id, stream) for stream in fields}
         rows = await get_instance(hass).async_add_executor_job(
             statistics_during_period,
@@ -661,7 +661,7 @@ async def test_two_year_history(  # noqa: PLR0913, PLR0917 - fixtures
     began = os.times().elapsed
     entry = await _set_up(hass, sim, plan, 730)
     coordinator = entry.runtime_data.coordinator
-    month = Month(hass, freezer, entry)
+    month = Month(hass, freezer, entry, sim)
     limit = START + timedelta(days=3)
     while coordinator.data.history_in_progress and dt_util.utcnow() < limit:
         await month.run_until(dt_util.utcnow() + RETRY_STEP)
@@ -699,7 +699,7 @@ async def test_ten_systems(
     began = os.times().elapsed
     entry = await _set_up(hass, sim, plan, 1)
     systems = len(entry.runtime_data.coordinator.data.systems)
-    month = Month(hass, freezer, entry)
+    month = Month(hass, freezer, entry, sim)
     steady_from = START + timedelta(days=1)
     await month.run_until(steady_from)
     calls_before = sum(probe.statuses.values())

@@ -1717,12 +1717,13 @@ class CommandMachine(RuleBasedStateMachine):
             # The engine refuses what it knows to be below the shutdown level;
             # Enphase refuses (422) what is below it now.
             outcomes.add(CommandValidationError)
-        if reserve < (self.api.visible(system_id).shutdown_level or 0):
-            outcomes.add(EnphaseUnprocessable)
-            return outcomes
+        below_shutdown = reserve < (self.api.visible(system_id).shutdown_level or 0)
         if failure == "put":
+            # The failure comes first (a lost connection hides Enphase's 422 too).
             refused = isinstance(self.api.put_errors[0], EnphaseRateLimited)
             outcomes.add(EnphaseRateLimited if refused else "unknown")
+        elif below_shutdown:
+            outcomes.add(EnphaseUnprocessable)
         elif failure == "lost":
             outcomes.add("unknown")
         else:
