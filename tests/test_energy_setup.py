@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -11,12 +11,14 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
     do_adhoc_statistics,
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+from sqlalchemy.exc import SQLAlchemyError
 
 from custom_components.enphase_cloud.const import DOMAIN
 from custom_components.enphase_cloud.energy_setup import async_apply, async_propose, issue_id
@@ -164,3 +166,31 @@ async def test_fix_flow_aborts_when_nothing_to_add(
     gone = EnergySetupFlow("unknown")
     gone.hass = hass
     assert (await gone.async_step_init())["reason"] == "entry_not_loaded"
+
+
+async def test_offer_waits_out_a_failing_recorder(
+    hass: HomeAssistant,
+    recorder_mock: Recorder,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A recorder query that fails (busy, closing) leaves no error behind; a later poll offers."""
+    failed: list[str] = []
+
+    async def _busy(*_: object) -> list[dict[str, Any]]:
+        failed.append("busy")
+        raise SQLAlchemyError
+
+    monkeypatch.setattr(
+        "custom_components.enphase_cloud.energy_setup.async_list_statistic_ids", _busy
+    )
+    entry = await _imported(hass, init_integration, freezer)
+    assert failed
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is None
+
+    monkeypatch.undo()
+    # The next poll (hourly on the free plan) asks again.
+    await run_until(hass, freezer, IMPORTED_BY + timedelta(minutes=61))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id(entry.entry_id)) is not None

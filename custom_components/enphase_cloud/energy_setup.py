@@ -206,6 +206,8 @@ def async_track_offer(hass: HomeAssistant, entry: EnphaseCloudConfigEntry) -> CA
     async def _check() -> None:
         try:
             state["settled"] = await async_offer(hass, entry)
+        except Exception:  # noqa: BLE001 - a busy or closing recorder; the next update asks again
+            LOGGER.debug("The Energy dashboard offer could not be checked yet", exc_info=True)
         finally:
             state["checking"] = False
 
