@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -16,7 +18,7 @@ from syrupy.filters import props
 
 from custom_components.enphase_cloud.const import DOMAIN
 
-from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, SimHarness
+from .conftest import API_KEY, BATTERY_SYSTEM, PLAIN_SYSTEM, START, SimHarness, run_until
 
 
 async def test_diagnostics(
@@ -33,12 +35,16 @@ async def test_diagnostics(
     )
 
 
+# Kilowatt: the charger is read in the first minutes (on Watt, in the day's bulk round).
+@pytest.mark.parametrize("plan", ["kilowatt"])
 async def test_diagnostics_reveal_nothing_personal(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     simulator: SimHarness,
+    freezer: FrozenDateTimeFactory,
     hass_client: ClientSessionGenerator,
 ) -> None:
+    await run_until(hass, freezer, START + timedelta(minutes=2))
     result = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
     text = json.dumps(result)
     # Still useful: both systems and their device groups are there.
@@ -47,6 +53,9 @@ async def test_diagnostics_reveal_nothing_personal(
         PLAIN_SYSTEM,
     ]
     assert result["systems"][0]["devices"]["micros"]
+    (charger,) = result["ev_chargers"][str(BATTERY_SYSTEM)]
+    assert charger["serial"] == "**REDACTED**"
+    assert charger["state"] is not None
 
     token = init_integration.data["token"]
     secrets = [
@@ -69,6 +78,7 @@ async def test_diagnostics_reveal_nothing_personal(
         devices = init_integration.runtime_data.coordinator.data.systems[system_id].devices
         for group in (devices.micros, devices.meters, devices.gateways, devices.encharges):
             secrets += [device.serial_number for device in group if device.serial_number]
+        secrets += [charger.serial for charger in simulator.sim.system(system_id).ev.chargers]
     assert len(secrets) > 20
     leaked = [secret for secret in secrets if secret in text]
     assert leaked == []

@@ -1,4 +1,4 @@
-"""Diagnostics: entry, budget and snapshot, with every secret and identifier redacted."""
+"""Diagnostics: entry, budget, snapshot and chargers, with every secret and identifier redacted."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ TO_REDACT = {
     "jti",
     "unique_id",
     "serial_number",
+    # A charger's serial (its `key` is a hash of system and serial, and stays).
+    "serial",
     "address",
     "city",
     "state",
@@ -78,6 +80,14 @@ async def async_get_config_entry_diagnostics(
                 )
                 for system_id, system in snapshot.systems.items()
                 if system.has_battery
+            },
+            "ev_chargers": {
+                str(system_id): [
+                    _plain(asdict(charger))
+                    for charger in data.coordinator.ev_chargers.chargers(system_id).values()
+                ]
+                for system_id in snapshot.systems
+                if data.coordinator.ev_chargers.chargers(system_id)
             },
         },
         TO_REDACT,
