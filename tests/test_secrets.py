@@ -29,7 +29,7 @@ from custom_components.enphase_cloud.diagnostics import async_get_config_entry_d
 from enphase_simulator.errors import KEY_INVALID
 from enphase_simulator.simulator import DEFAULT_EMAIL
 
-from .battery_helpers import STORM_GUARD_SWITCH
+from .battery_helpers import STORM_GUARD_SWITCH, call, requested
 from .conftest import API_KEY, CLIENT_SECRET, SimHarness, run_until
 
 
@@ -92,6 +92,17 @@ async def test_nothing_secret_or_personal_escapes(
             logging.LogRecord("action", logging.ERROR, "", 0, "%s", (caught.value,), None)
         )
         caplog.records[-1].exc_info = (type(caught.value), caught.value, None)
+    # A battery command that runs and is restored, then one Enphase fails.
+    await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 5})
+    await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=10))
+    assert requested(simulator)[1] != 80
+    simulator.sim.add_fault(500, path="*battery_settings", details=f"backend down for {API_KEY}")
+    with pytest.raises(HomeAssistantError) as failed:
+        await call(hass, "hold_reserve", target_reserve=80)
+    caplog.records.append(
+        logging.LogRecord("action", logging.ERROR, "", 0, "%s", (failed.value,), None)
+    )
+    caplog.records[-1].exc_info = (type(failed.value), failed.value, None)
     # The login dies: the refresh fails, reauth starts.
     simulator.sim.revoke()
     simulator.sim.expire_access_tokens()
