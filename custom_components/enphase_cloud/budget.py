@@ -24,7 +24,13 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api.errors import PERIOD_MINUTE, PERIOD_MONTH, EnphaseRateLimited, sane_retry_at
+from .api.errors import (
+    PERIOD_MINUTE,
+    PERIOD_MONTH,
+    EnphaseRateLimited,
+    next_month_start,
+    sane_retry_at,
+)
 from .const import DOMAIN, LOGGER
 
 if TYPE_CHECKING:
@@ -94,12 +100,6 @@ def key_id(api_key: str) -> str:
 
 def _month_key(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m")
-
-
-def _month_end(now: datetime) -> datetime:
-    """Return the first instant of the UTC month after `now`'s."""
-    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return (start + timedelta(days=32)).replace(day=1)
 
 
 def _local_text(when: datetime) -> str:
@@ -188,7 +188,7 @@ class ApiBudget:
         if self._block_period == PERIOD_MONTH and self._blocked_until is not None:
             self._open_issue(self._blocked_until)
         elif self._used >= self.limits.per_month:
-            self._open_issue(_month_end(now))
+            self._open_issue(next_month_start(now))
 
     async def acquire(self, endpoint: str) -> None:
         """Reserve one call to `endpoint`, or raise `EnphaseRateLimited` without calling.
@@ -203,7 +203,7 @@ class ApiBudget:
         if (until := self._active_block(now)) is not None:
             raise self._refusal(self._block_period or PERIOD_MINUTE, until, None)
         if self._used >= limits.per_month:
-            retry_at = _month_end(now)
+            retry_at = next_month_start(now)
             if not self._issue_open:
                 self._open_issue(retry_at)
             raise self._refusal(PERIOD_MONTH, retry_at, limits.per_month)
@@ -491,7 +491,7 @@ class WriteBudget:
             raise self._refusal(endpoint, until)
         cap = self.cap
         if cap is not None and self._used.get(endpoint, 0) >= cap:
-            raise self._refusal(endpoint, _month_end(now))
+            raise self._refusal(endpoint, next_month_start(now))
 
     def count(self, endpoint: str) -> None:
         """Count one write sent to `endpoint` (after the key's quota accepted it)."""
@@ -613,7 +613,7 @@ def plan_cadence(  # noqa: PLR0913 - all keyword-only, named by the coordinator
     then both. With nothing left, both wait for the month to end. Meant to be
     recomputed every poll so it follows the month's actual use.
     """
-    seconds = math.ceil((_month_end(now) - now).total_seconds())
+    seconds = math.ceil((next_month_start(now) - now).total_seconds())
     to_month_end = _rounds(seconds, 1)
     allowance = math.floor(target_share * limits.per_month) - used_this_month
     max_bulk = min(_MAX_BULK_SLOTS, to_month_end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,6 +25,7 @@ from custom_components.enphase_cloud.api import (
 from custom_components.enphase_cloud.api.errors import (
     default_retry_at,
     error_from_response,
+    next_month_start,
     parse_error_body,
     rate_limited_from_body,
     scrub,
@@ -240,8 +242,23 @@ def test_default_retry_at_month(now: datetime, expected: datetime) -> None:
     assert default_retry_at("month", now) == expected
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 12, 31, 23, 59, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)),
+        (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),
+        # The UTC month counts: 20:00 in Los Angeles on June 30 is July 1 in UTC.
+        (
+            datetime(2026, 6, 30, 20, 0, tzinfo=ZoneInfo("America/Los_Angeles")),
+            datetime(2026, 8, 1, tzinfo=UTC),
+        ),
+    ],
+)
+def test_next_month_start(now: datetime, expected: datetime) -> None:
+    assert next_month_start(now) == expected
+
+
 def test_default_retry_at_converts_to_utc() -> None:
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
 
     local = datetime(2026, 6, 15, 12, 0, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
     retry_at = default_retry_at("minute", local)

@@ -168,6 +168,12 @@ def _int_or_none(value: object) -> int | None:
     return None
 
 
+def next_month_start(now: datetime) -> datetime:
+    """Return the first instant of the UTC month after `now`'s (quotas reset then)."""
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
 def default_retry_at(period: str, now: datetime) -> datetime:
     """Return when to try again after a 429 that did not say when its period ends.
 
@@ -183,11 +189,7 @@ def default_retry_at(period: str, now: datetime) -> datetime:
         month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         if now - month_start < timedelta(days=1):
             return now + timedelta(hours=1)
-        if month_start.month == 12:  # noqa: PLR2004
-            next_month = month_start.replace(year=month_start.year + 1, month=1)
-        else:
-            next_month = month_start.replace(month=month_start.month + 1)
-        return next_month + timedelta(seconds=1)
+        return next_month_start(now) + timedelta(seconds=1)
     return now + timedelta(minutes=1)
 
 
