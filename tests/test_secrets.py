@@ -63,6 +63,13 @@ def _texts(record: logging.LogRecord) -> list[str]:
     return texts
 
 
+def _record_action_error(caplog: pytest.LogCaptureFixture, err: Exception) -> None:
+    """Add an action's error (message and chain) to the texts checked, as HA would show it."""
+    record = logging.LogRecord("action", logging.ERROR, "", 0, "%s", (err,), None)
+    record.exc_info = (type(err), err, None)
+    caplog.records.append(record)
+
+
 async def test_nothing_secret_or_personal_escapes(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -88,10 +95,7 @@ async def test_nothing_secret_or_personal_escapes(
             await hass.services.async_call(
                 SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: STORM_GUARD_SWITCH}, blocking=True
             )
-        caplog.records.append(
-            logging.LogRecord("action", logging.ERROR, "", 0, "%s", (caught.value,), None)
-        )
-        caplog.records[-1].exc_info = (type(caught.value), caught.value, None)
+        _record_action_error(caplog, caught.value)
     # A battery command that runs and is restored, then one Enphase fails.
     await call(hass, "hold_reserve", target_reserve=80, duration={"minutes": 5})
     await run_until(hass, freezer, dt_util.utcnow() + timedelta(minutes=10))
@@ -99,10 +103,7 @@ async def test_nothing_secret_or_personal_escapes(
     simulator.sim.add_fault(500, path="*battery_settings", details=f"backend down for {API_KEY}")
     with pytest.raises(HomeAssistantError) as failed:
         await call(hass, "hold_reserve", target_reserve=80)
-    caplog.records.append(
-        logging.LogRecord("action", logging.ERROR, "", 0, "%s", (failed.value,), None)
-    )
-    caplog.records[-1].exc_info = (type(failed.value), failed.value, None)
+    _record_action_error(caplog, failed.value)
     # The login dies: the refresh fails, reauth starts.
     simulator.sim.revoke()
     simulator.sim.expire_access_tokens()

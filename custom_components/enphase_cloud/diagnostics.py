@@ -82,12 +82,9 @@ async def async_get_config_entry_diagnostics(
                 if system.has_battery
             },
             "ev_chargers": {
-                str(system_id): [
-                    _plain(asdict(charger))
-                    for charger in data.coordinator.ev_chargers.chargers(system_id).values()
-                ]
+                str(system_id): [_plain(asdict(charger)) for charger in chargers.values()]
                 for system_id in snapshot.systems
-                if data.coordinator.ev_chargers.chargers(system_id)
+                if (chargers := data.coordinator.ev_chargers.chargers(system_id))
             },
         },
         TO_REDACT,

@@ -259,7 +259,6 @@ def test_next_month_start(now: datetime, expected: datetime) -> None:
 
 
 def test_default_retry_at_converts_to_utc() -> None:
-
     local = datetime(2026, 6, 15, 12, 0, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
     retry_at = default_retry_at("minute", local)
     assert retry_at == datetime(2026, 6, 15, 19, 1, 1, tzinfo=UTC)
